@@ -1,0 +1,58 @@
+# Hemi: the two commands a new user needs are `make demo` and `make test`.
+# Every target creates and fills .venv on first use (PyPI only, no apt step);
+# a stamp file makes later runs skip the install.
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.hemi-installed
+CONFIG  ?= configs/default.toml
+JOBS    ?= auto
+
+.PHONY: all venv demo test sim unit verilog lint bench clean distclean help
+
+all: test
+
+help:
+	@echo "make demo      run a GEMM through the generated left core in Verilator"
+	@echo "make test      the whole suite (unit tests + cocotb benches), pytest -n $(JOBS)"
+	@echo "make sim       the cocotb/Verilator benches only"
+	@echo "make unit      the fast Python/Amaranth tests only"
+	@echo "make verilog   generate Verilog for CONFIG=$(CONFIG) into build/rtl/"
+	@echo "make lint      verilator --lint-only -Wall on that Verilog (waivers: lint/)"
+	@echo "make bench     performance benchmarks -> build/bench/*.json"
+	@echo "make clean     remove build/ (distclean also removes .venv)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m tools.demo --config $(CONFIG) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) tests
+
+sim: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -m sim tests
+
+unit: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -m "not sim" tests
+
+verilog: $(STAMP)
+	$(PY) -m rtl.generate --config $(CONFIG) --out build/rtl
+
+lint: $(STAMP)
+	$(PY) -m tools.lint --config $(CONFIG) --out build/rtl
+
+bench: $(STAMP)
+	$(PY) -m tools.bench $(ARGS)
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV)

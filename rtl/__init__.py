@@ -1,0 +1,1 @@
+"""Hemi RTL generators (Amaranth 0.5)."""

@@ -1,0 +1,48 @@
+"""Generate Verilog for Hemi's units: ``python -m rtl.generate --config configs/default.toml``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from .config import ConfigError, load_config
+
+UNITS = {
+    # unit name -> (top module name, factory(HemiConfig))
+    "left": ("hemi_left_core", lambda cfg: __import__("rtl.left", fromlist=["LeftCore"]).LeftCore(cfg.left)),
+}
+
+
+def generate(unit: str, cfg, out_dir: Path) -> Path:
+    name, factory = UNITS[unit]
+    top = factory(cfg)
+    text = verilog.convert(top, name=name, emit_src=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.v"
+    path.write_text(text)
+    return path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--config", default=None, help="config TOML (default: configs/default.toml)")
+    ap.add_argument("--out", default="build/rtl", help="output folder (default: build/rtl)")
+    ap.add_argument("--unit", choices=sorted(UNITS), action="append",
+                    help="unit(s) to generate (default: all)")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for unit in args.unit or sorted(UNITS):
+        path = generate(unit, cfg, Path(args.out))
+        print(f"wrote {path} ({cfg.name})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The left core: sequencing, accumulator memory and output buffering around
+the systolic array. See sw_model/left_stream.py for the beat order and the
+README for ports and timing.
+
+Data path (every register advances on one global ``adv``)::
+
+    i_act -> stage 0 -> SystolicArray (rows+cols-1) -> accumulate (+1)
+          -> Epilogue (4) -> output FIFO -> o
+
+``adv`` is high unless the output FIFO could not absorb every token in
+flight, or the token about to enter the epilogue needs an ``i_epi`` beat that
+has not arrived. Holes in ``i_act`` travel as bubbles, so input gaps cost
+exactly their length and never stall the rest of the pipeline.
+
+The weight loader runs ahead of the activations on its own: it fills the bank
+that the next tile will use while the current tile streams through the other
+one. A row of a bank is rewritten only after the last activation of the tile
+that used it has left that row of PEs (the ``cool`` countdowns), so a tile of
+M rows costs max(M, rows+cols) cycles.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..common.delay import delay, delay_line
+from .array import SystolicArray
+from .epilogue import Epilogue
+from .layouts import LeftLayouts
+
+
+class LeftCore(wiring.Component):
+    """INT8 weight-stationary GEMM core for a :class:`rtl.config.LeftConfig`.
+
+    Streams: ``i_cmd`` (GEMM commands), ``i_w`` (weight rows), ``i_act``
+    (activation rows), ``i_epi`` (epilogue parameters per column tile) in;
+    ``o`` (output rows) out. Status: ``busy``, and ``errors`` counting
+    refused commands (M outside 1..acc_depth, K or N zero).
+    """
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.layouts = L = LeftLayouts(cfg)
+        super().__init__({
+            "i_cmd": In(stream.Signature(L.cmd)),
+            "i_w": In(stream.Signature(L.weights)),
+            "i_act": In(stream.Signature(L.act)),
+            "i_epi": In(stream.Signature(L.epi)),
+            "o": Out(stream.Signature(L.out)),
+            "busy": Out(1),
+            "errors": Out(16),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        R, C, D = cfg.rows, cfg.cols, cfg.acc_depth
+        dim = unsigned(cfg.dim_bits)
+
+        m.submodules.array = array = SystolicArray(R, C)
+        m.submodules.epilogue = epi = Epilogue(self.layouts, C)
+        LAT = array.LATENCY
+        # Tokens in flight between stage 0 and the FIFO's write port.
+        in_flight = 1 + LAT + 1 + Epilogue.LATENCY
+        fifo_depth = in_flight + 8
+        m.submodules.fifo = ofifo = fifo.SyncFIFOBuffered(
+            width=len(self.o.payload.as_value()), depth=fifo_depth)
+
+        adv = Signal()
+        m.d.comb += [array.en.eq(adv), epi.en.eq(adv)]
+
+        # ---- command -------------------------------------------------------
+        cmd_m, cmd_k, cmd_n = Signal(dim), Signal(dim), Signal(dim)
+        ld_active, inj_active = Signal(), Signal()
+        m.d.comb += self.i_cmd.ready.eq(~ld_active & ~inj_active)
+        errors = Signal(16)
+        m.d.comb += self.errors.eq(errors)
+        pc = self.i_cmd.payload
+        cmd_ok = (pc.m >= 1) & (pc.m <= D) & (pc.k >= 1) & (pc.n >= 1)
+
+        # ---- bank bookkeeping ----------------------------------------------
+        full = Signal(2)                      # bank holds a loaded, unfinished tile
+        cool = Array(Signal(range(R + C + 1), name=f"cool{b}") for b in range(2))
+        with m.If(adv):
+            for b in range(2):
+                with m.If(cool[b] != 0):
+                    m.d.sync += cool[b].eq(cool[b] - 1)
+
+        def tile_walker(prefix):
+            """k0/n0 counters walking column tiles outer, K tiles inner."""
+            k0 = Signal(dim, name=f"{prefix}_k0")
+            n0 = Signal(dim, name=f"{prefix}_n0")
+            k_rem, n_rem = cmd_k - k0, cmd_n - n0
+            kr = Mux(k_rem >= R, R, k_rem)[:len(Const(R)) + 1]
+            nc = Mux(n_rem >= C, C, n_rem)[:len(Const(C)) + 1]
+            last_k, last_n = k_rem <= R, n_rem <= C
+            return k0, n0, kr, nc, last_k, last_n
+
+        def step_tile(k0, n0, last_k, last_n, active):
+            with m.If(last_k):
+                m.d.sync += k0.eq(0)
+                with m.If(last_n):
+                    m.d.sync += [n0.eq(0), active.eq(0)]
+                with m.Else():
+                    m.d.sync += n0.eq(n0 + C)
+            with m.Else():
+                m.d.sync += k0.eq(k0 + R)
+
+        # ---- weight loader -------------------------------------------------
+        ld_k0, ld_n0, ld_kr, ld_nc, ld_last_k, ld_last_n = tile_walker("ld")
+        ld_bank = Signal()
+        ld_row = Signal(range(max(R, 2)))   # indices never zero-width
+        row_free = (~full.bit_select(ld_bank, 1)) & (cool[ld_bank] <= R - ld_row)
+        m.d.comb += self.i_w.ready.eq(ld_active & row_free)
+        m.d.comb += [
+            array.w_we.eq(self.i_w.valid & self.i_w.ready),
+            array.w_bank.eq(ld_bank),
+            array.w_row.eq(ld_row),
+        ]
+        for c in range(C):   # channels past N load as zero
+            m.d.comb += array.w_data[c].eq(Mux(c < ld_nc, self.i_w.payload[c], 0))
+        with m.If(self.i_w.valid & self.i_w.ready):
+            with m.If(ld_row == ld_kr - 1):
+                m.d.sync += [ld_row.eq(0), ld_bank.eq(~ld_bank), full.bit_select(ld_bank, 1).eq(1)]
+                step_tile(ld_k0, ld_n0, ld_last_k, ld_last_n, ld_active)
+            with m.Else():
+                m.d.sync += ld_row.eq(ld_row + 1)
+
+        # ---- activation injector (stage 0) ---------------------------------
+        in_k0, in_n0, in_kr, in_nc, in_last_k, in_last_n = tile_walker("in")
+        in_bank = Signal()
+        in_row = Signal(range(max(D, 2)))
+        tag_layout = data.StructLayout({
+            "valid": 1, "row": range(max(D, 2)), "first_k": 1, "last_k": 1,
+            "last_row": 1, "last": 1, "nc": range(C + 1),
+        })
+        tag0 = Signal(tag_layout)
+        a0 = Signal(data.ArrayLayout(signed(8), R))
+        bank0 = Signal()
+        can_inject = inj_active & full.bit_select(in_bank, 1)
+        m.d.comb += self.i_act.ready.eq(adv & can_inject)
+        take = self.i_act.valid & self.i_act.ready
+        last_row = in_row == cmd_m - 1
+        with m.If(adv):
+            m.d.sync += tag0.valid.eq(take)
+            with m.If(take):
+                m.d.sync += [
+                    bank0.eq(in_bank),
+                    tag0.row.eq(in_row), tag0.first_k.eq(in_k0 == 0), tag0.last_k.eq(in_last_k),
+                    tag0.last_row.eq(last_row), tag0.last.eq(last_row & in_last_k & in_last_n),
+                    tag0.nc.eq(in_nc),
+                ]
+                # Lanes past K multiply stale weights: feed them zeros.
+                m.d.sync += [a0[r].eq(Mux(r < in_kr, self.i_act.payload[r], 0)) for r in range(R)]
+                with m.If(last_row):
+                    m.d.sync += [
+                        in_row.eq(0), in_bank.eq(~in_bank),
+                        full.bit_select(in_bank, 1).eq(0), cool[in_bank].eq(R + C),
+                    ]
+                    step_tile(in_k0, in_n0, in_last_k, in_last_n, inj_active)
+                with m.Else():
+                    m.d.sync += in_row.eq(in_row + 1)
+        m.d.comb += [array.a.eq(a0), array.bank.eq(bank0)]
+
+        with m.If(self.i_cmd.valid & self.i_cmd.ready):
+            with m.If(cmd_ok):
+                m.d.sync += [cmd_m.eq(pc.m), cmd_k.eq(pc.k), cmd_n.eq(pc.n),
+                             ld_active.eq(1), inj_active.eq(1)]
+            with m.Elif(errors != 0xFFFF):
+                m.d.sync += errors.eq(errors + 1)
+
+        # ---- accumulate (stage LAT -> stage A) -----------------------------
+        tags = delay_line(m, tag0, LAT + 1, adv, "tag")
+        tag_pre, tag_acc, tag_a = tags[LAT - 1], tags[LAT], tags[LAT + 1]
+
+        acc = Memory(shape=data.ArrayLayout(signed(32), C), depth=D, init=[])
+        m.submodules.acc = acc
+        wp = acc.write_port()
+        rp = acc.read_port(transparent_for=(wp,))
+        total = Signal(data.ArrayLayout(signed(32), C))
+        for c in range(C):
+            prev = Mux(tag_acc.first_k, 0, rp.data[c])
+            m.d.comb += total[c].eq(prev + array.psum[c])
+        m.d.comb += [
+            rp.en.eq(adv), rp.addr.eq(tag_pre.row),
+            wp.en.eq(adv & tag_acc.valid & ~tag_acc.last_k),
+            wp.addr.eq(tag_acc.row), wp.data.eq(total),
+        ]
+        sum_a = Signal(data.ArrayLayout(signed(32), C))
+        with m.If(adv):
+            m.d.sync += sum_a.eq(total)
+
+        # ---- epilogue (stage A -> FIFO) ------------------------------------
+        out_token = tag_a.valid & tag_a.last_k
+        need_epi = out_token
+        m.d.comb += [
+            adv.eq((ofifo.level <= fifo_depth - in_flight) & ~(need_epi & ~self.i_epi.valid)),
+            self.i_epi.ready.eq(adv & out_token & tag_a.last_row),
+            epi.acc.eq(sum_a),
+            epi.params.eq(self.i_epi.payload),
+        ]
+        e_valids = delay_line(m, out_token, Epilogue.LATENCY, adv, "e_valid")
+        e_valid = e_valids[-1]
+        e_last = delay(m, tag_a.last, Epilogue.LATENCY, adv, "e_last")
+        e_nc = delay(m, tag_a.nc, Epilogue.LATENCY, adv, "e_nc")
+
+        out = Signal(self.layouts.out)
+        for c in range(C):
+            m.d.comb += out.data[c].eq(Mux(c < e_nc, epi.result[c], 0))
+        m.d.comb += [
+            out.last.eq(e_last),
+            ofifo.w_data.eq(out.as_value()),
+            ofifo.w_en.eq(adv & e_valid),
+            self.o.valid.eq(ofifo.r_rdy),
+            self.o.payload.eq(ofifo.r_data),
+            ofifo.r_en.eq(self.o.ready),
+        ]
+
+        # ---- status ----------------------------------------------------------
+        pipe_busy = Cat(*(t.valid for t in tags), *e_valids[1:])
+        m.d.comb += self.busy.eq(ld_active | inj_active | pipe_busy.any() | ofifo.r_rdy)
+        return m
+

@@ -1,0 +1,98 @@
+"""Output stage: + bias, then TFLite/gemmlowp requantization to int8.
+
+Per lane, over four enable-gated stages (bit-exact with sw_model.left):
+
+1. ``v = acc + bias`` (int32, wrapping)
+2. ``p = v * multiplier`` (64-bit product)
+3. ``x = SaturatingRoundingDoublingHighMul``: ``(p + nudge) / 2**31`` with
+   truncation toward zero; INT32_MIN * INT32_MIN gives INT32_MAX
+4. ``y = RoundingDivideByPOT(x, shift) + zero_point``, clamped to
+   ``[relu ? zero_point : -128, 127]``; in RAW mode the lane is ``v``.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import OutMode
+
+INT32_MIN = -(1 << 31)
+INT32_MAX = (1 << 31) - 1
+
+
+class Epilogue(wiring.Component):
+    LATENCY = 4
+
+    def __init__(self, layouts, cols):
+        self.cols = cols
+        super().__init__({
+            "en": In(1),
+            "acc": In(data.ArrayLayout(signed(32), cols)),
+            "params": In(layouts.epi),
+            "result": Out(data.ArrayLayout(signed(32), cols)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        en, P = self.en, self.params
+
+        def stage(d, name):
+            """Register a dict of values (name -> value, shape) on ``en``."""
+            regs = {}
+            for key, (value, shape) in d.items():
+                reg = Signal(shape, name=f"{name}_{key}")
+                with m.If(en):
+                    m.d.sync += reg.eq(value)
+                regs[key] = reg
+            return regs
+
+        zp1 = Signal(signed(8)); relu1 = Signal(); raw1 = Signal()
+        zp2 = Signal(signed(8)); relu2 = Signal(); raw2 = Signal()
+        zp3 = Signal(signed(8)); relu3 = Signal(); raw3 = Signal()
+        with m.If(en):
+            m.d.sync += [
+                zp1.eq(P.zero_point), relu1.eq(P.relu), raw1.eq(P.mode == OutMode.RAW),
+                zp2.eq(zp1), relu2.eq(relu1), raw2.eq(raw1),
+                zp3.eq(zp2), relu3.eq(relu2), raw3.eq(raw2),
+            ]
+
+        for c in range(self.cols):
+            s1 = stage({
+                "v": ((self.acc[c] + P.bias[c])[:32].as_signed(), signed(32)),
+                "mul": (P.multiplier[c], signed(32)),
+                "sh": (P.shift[c], unsigned(5)),
+            }, f"e1_c{c}")
+            s2 = stage({
+                "p": (s1["v"] * s1["mul"], signed(64)),
+                "ovf": ((s1["v"] == INT32_MIN) & (s1["mul"] == INT32_MIN), unsigned(1)),
+                "v": (s1["v"], signed(32)),
+                "sh": (s1["sh"], unsigned(5)),
+            }, f"e2_c{c}")
+            p = s2["p"]
+            neg = p[63]
+            t = Signal(signed(65), name=f"e3_t_c{c}")
+            m.d.comb += t.eq(p + Mux(neg, 1 - (1 << 30), 1 << 30))
+            # t / 2**31 truncating toward zero: floor((t + 2**31 - 1) / 2**31) when t < 0.
+            q = Signal(signed(65), name=f"e3_q_c{c}")
+            m.d.comb += q.eq(Mux(t < 0, t + ((1 << 31) - 1), t) >> 31)
+            s3 = stage({
+                "x": (Mux(s2["ovf"], INT32_MAX, q[:32].as_signed()), signed(32)),
+                "v": (s2["v"], signed(32)),
+                "sh": (s2["sh"], unsigned(5)),
+            }, f"e3_c{c}")
+            x, sh = s3["x"], s3["sh"]
+            mask = Signal(unsigned(32), name=f"e4_mask_c{c}")
+            m.d.comb += mask.eq((Const(1, unsigned(33)) << sh) - 1)
+            rem = Signal(unsigned(32), name=f"e4_rem_c{c}")
+            m.d.comb += rem.eq(x.as_unsigned() & mask)
+            thr = Signal(unsigned(33), name=f"e4_thr_c{c}")
+            m.d.comb += thr.eq((mask >> 1) + x[31])
+            y = Signal(signed(34), name=f"e4_y_c{c}")
+            m.d.comb += y.eq((x >> sh) + (rem > thr) + zp3)
+            lo = Mux(relu3, zp3, -128)
+            clamped = Mux(y < lo, lo, Mux(y > 127, 127, y))
+            out = Signal(signed(32), name=f"e4_out_c{c}")
+            with m.If(en):
+                m.d.sync += out.eq(Mux(raw3, s3["v"], clamped))
+            m.d.comb += self.result[c].eq(out)
+        return m

@@ -1,0 +1,1 @@
+"""Hemi's bit-exact NumPy golden models."""

@@ -1,0 +1,1 @@
+"""cocotb testbenches for Hemi, run on Verilator through cocotb_tools.runner."""

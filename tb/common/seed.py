@@ -1,0 +1,16 @@
+"""Seeds for random tests: ``SEED=<n>`` replays a run; otherwise a fresh one
+is drawn and printed so a failure can be replayed."""
+
+import os
+import random
+
+
+def test_seed(log=None) -> int:
+    env = os.environ.get("SEED")
+    seed = int(env) if env not in (None, "") else random.SystemRandom().randrange(1 << 31)
+    msg = f"SEED={seed} (replay a failure with SEED={seed})"
+    if log is not None:
+        log.info(msg)
+    else:
+        print(msg)
+    return seed

