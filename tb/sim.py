@@ -128,17 +128,26 @@ class Bench:
         if "SEED" in os.environ:
             extra_env["SEED"] = os.environ["SEED"]
         extra_env.update(env or {})
+        try:
+            self._run_cocotb(test_module, testcase, test_dir, results, extra_env)
+        except SystemExit as e:   # the simulator exited non-zero (failed tests)
+            if not results.exists():
+                raise AssertionError(f"{test_module} ({name}): simulator exited with {e.code}; "
+                                     f"log in {test_dir}") from None
+        n_tests, n_failed = get_results(results)
+        if n_tests == 0 or n_failed:
+            raise AssertionError(
+                f"{test_module} ({name}): {n_failed} of {n_tests} cocotb tests failed; "
+                f"the log above names the failing test and its SEED=<n> (replay: SEED=<n> make sim); "
+                f"run folder {test_dir}")
+        return results
+
+    def _run_cocotb(self, test_module, testcase, test_dir, results, extra_env):
         self._runner().test(
             test_module=test_module, hdl_toplevel=self.toplevel, hdl_toplevel_lang="verilog",
             testcase=testcase,
             build_dir=self.build_dir, test_dir=test_dir, results_xml=str(results),
             extra_env=extra_env)
-        n_tests, n_failed = get_results(results)
-        if n_tests == 0 or n_failed:
-            raise AssertionError(
-                f"{test_module} ({name}): {n_failed} of {n_tests} cocotb tests failed; "
-                f"log and seed in {test_dir} (replay with SEED=<n>)")
-        return results
 
 
 def _pythonpath() -> str:

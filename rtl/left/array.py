@@ -7,14 +7,20 @@ register they multiply with, so a tile switch sweeps through the array as a
 diagonal wavefront with no bubble. Partial sums move one PE down per cycle;
 column c leaves the bottom c cycles late and is de-skewed by ``cols-1-c``
 stages, so row m of A entering at cycle t leaves as one plain row of partial
-sums at cycle ``t + LATENCY``. Every register advances only on ``en``.
+sums at cycle ``t + LATENCY``.
+
+Weight writes sweep the same way: lane c of a written row lands c steps after
+lane 0, behind the last activation that still reads the old value. A bank's
+row r can therefore be rewritten r+1 steps after the last activation of the
+tile that used it entered, whatever ``cols`` is, and a tile of M rows costs
+max(M, rows) cycles. Every register advances only on ``en``.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..common.delay import delay
+from ..common.delay import delay, delay_line
 
 
 def psum_width(rows):
@@ -29,7 +35,7 @@ class SystolicArray(wiring.Component):
     * ``a``, ``bank``: one row of activations (``rows`` int8 lanes, unskewed)
       and the weight bank it multiplies with.
     * ``w_we``, ``w_bank``, ``w_row``, ``w_data``: write one row of weights
-      (``cols`` int8) into one bank; independent of ``en``.
+      (``cols`` int8) into one bank; lane c lands c enabled steps later.
     * ``psum``: the de-skewed partial-sum row, ``LATENCY`` enabled cycles after
       its activations were presented.
     """
@@ -53,13 +59,20 @@ class SystolicArray(wiring.Component):
         m = Module()
         R, C, en = self.rows, self.cols, self.en
 
-        # Weight double buffer, written a row at a time.
+        # Weight double buffer, written a row at a time; the write for lane c
+        # travels c steps to the right first (the write wavefront).
         weights = [[[Signal(signed(8), name=f"w{b}_r{r}_c{c}") for c in range(C)]
                     for r in range(R)] for b in range(2)]
-        for b in range(2):
-            for r in range(R):
-                with m.If(self.w_we & (self.w_bank == b) & (self.w_row == r)):
-                    m.d.sync += [weights[b][r][c].eq(self.w_data[c]) for c in range(C)]
+        wr = Signal(data.StructLayout({"we": 1, "bank": 1, "row": range(max(R, 2))}))
+        m.d.comb += [wr.we.eq(self.w_we & en), wr.bank.eq(self.w_bank), wr.row.eq(self.w_row)]
+        wr_taps = delay_line(m, wr, C - 1, en, "w_wr")
+        for c in range(C):
+            lane = wr_taps[c]
+            lane_data = delay(m, self.w_data[c], c, en, f"w_data{c}")
+            for b in range(2):
+                for r in range(R):
+                    with m.If(lane.we & (lane.bank == b) & (lane.row == r) & en):
+                        m.d.sync += weights[b][r][c].eq(lane_data)
 
         # Input skew: lane r (and its bank bit) waits r steps.
         a_skew = [delay(m, self.a[r], r, en, f"skew_a{r}") for r in range(R)]

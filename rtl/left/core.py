@@ -12,14 +12,16 @@ flight, or the token about to enter the epilogue needs an ``i_epi`` beat that
 has not arrived. Holes in ``i_act`` travel as bubbles, so input gaps cost
 exactly their length and never stall the rest of the pipeline.
 
-The weight loader runs ahead of the activations on its own: it fills the bank
-that the next tile will use while the current tile streams through the other
-one. A row of a bank is rewritten only after the last activation of the tile
-that used it has left that row of PEs (the ``cool`` countdowns), so a tile of
-M rows costs max(M, rows+cols) cycles.
+The weight loader runs ahead of the activations: it fills the bank that the
+next tile will use while the current tile streams through the other one. It
+starts on a bank only once the last activation of the tile that used it has
+entered (``full`` cleared), and then writes one row per step in row order;
+since the array sweeps each row write across the columns behind that
+activation, row r is never overwritten before it has been read, and a tile
+of M rows costs max(M, rows) cycles.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -81,11 +83,6 @@ class LeftCore(wiring.Component):
 
         # ---- bank bookkeeping ----------------------------------------------
         full = Signal(2)                      # bank holds a loaded, unfinished tile
-        cool = Array(Signal(range(R + C + 1), name=f"cool{b}") for b in range(2))
-        with m.If(adv):
-            for b in range(2):
-                with m.If(cool[b] != 0):
-                    m.d.sync += cool[b].eq(cool[b] - 1)
 
         def tile_walker(prefix):
             """k0/n0 counters walking column tiles outer, K tiles inner."""
@@ -111,8 +108,8 @@ class LeftCore(wiring.Component):
         ld_k0, ld_n0, ld_kr, ld_nc, ld_last_k, ld_last_n = tile_walker("ld")
         ld_bank = Signal()
         ld_row = Signal(range(max(R, 2)))   # indices never zero-width
-        row_free = (~full.bit_select(ld_bank, 1)) & (cool[ld_bank] <= R - ld_row)
-        m.d.comb += self.i_w.ready.eq(ld_active & row_free)
+        # Writes enter the array's write wavefront, so they advance with it.
+        m.d.comb += self.i_w.ready.eq(ld_active & ~full.bit_select(ld_bank, 1) & adv)
         m.d.comb += [
             array.w_we.eq(self.i_w.valid & self.i_w.ready),
             array.w_bank.eq(ld_bank),
@@ -156,7 +153,7 @@ class LeftCore(wiring.Component):
                 with m.If(last_row):
                     m.d.sync += [
                         in_row.eq(0), in_bank.eq(~in_bank),
-                        full.bit_select(in_bank, 1).eq(0), cool[in_bank].eq(R + C),
+                        full.bit_select(in_bank, 1).eq(0),
                     ]
                     step_tile(in_k0, in_n0, in_last_k, in_last_n, inj_active)
                 with m.Else():

@@ -36,6 +36,7 @@ class LeftTB:
         self.epi = StreamSource(dut, "i_epi", dut.clk, self.cycles)
         self.out = StreamSink(dut, "o", dut.clk, self.cycles)
         self.sources = [self.cmd, self.w, self.act, self.epi]
+        self.seed = None   # set by the test; printed with every mismatch
 
     def set_patterns(self, idle: float, backpressure: float, rng):
         """Random idle cycles on every input, random back-pressure on ``o``."""
@@ -81,7 +82,7 @@ class LeftTB:
             if not np.array_equal(got, exp) or last != plan.last[i]:
                 raise AssertionError(
                     f"{label} output beat {i}: got {got.tolist()} last={last}, "
-                    f"expected {exp.tolist()} last={int(plan.last[i])}")
+                    f"expected {exp.tolist()} last={int(plan.last[i])} (replay: SEED={self.seed})")
 
     async def gemm(self, A, W, label="", **kw):
         plan = plan_gemm(self.cfg, A, W, **kw)

@@ -12,13 +12,14 @@ import cocotb
 import numpy as np
 
 from sw_model.left import INT32_MAX, INT32_MIN
+from sw_model.left_stream import Command, plan_gemm
 from tb.common.seed import test_seed
 from tb.left.left_tb import LeftTB
 
 
 async def setup(dut):
     tb = LeftTB(dut)
-    seed = test_seed(dut._log)
+    seed = tb.seed = test_seed(dut._log)
     rng = random.Random(seed)
     tb.set_patterns(float(os.environ.get("TB_IDLE", "0")),
                     float(os.environ.get("TB_BACKPRESSURE", "0")), rng)
@@ -102,7 +103,6 @@ async def random_gemms(dut):
         N = int(nrng.integers(1, 3 * C + 1))
         A = nrng.integers(-128, 128, (M, K))
         W = nrng.integers(-128, 128, (K, N))
-        from sw_model.left_stream import plan_gemm
         plan = plan_gemm(tb.cfg, A, W, **random_epilogue(nrng, N))
         tb.submit(plan)
         pending.append((plan, f"gemm {i} {M}x{K}x{N}"))
@@ -117,13 +117,13 @@ async def bad_commands(dut):
     then runs a good GEMM correctly."""
     tb, rng, nrng = await setup(dut)
     D = tb.cfg.acc_depth
-    from sw_model.left_stream import Command
     bad = [Command(0, 4, 4, 0), Command(D + 1, 4, 4, 0), Command(2, 0, 4, 0), Command(2, 4, 0, 0)]
     tb.cmd.send(tb.pack_cmd(c) for c in bad)
     await tb.cmd.wait_drained()
     for _ in range(4):
         await cocotb.triggers.RisingEdge(dut.clk)
-    assert int(dut.errors.value) == len(bad), f"errors = {int(dut.errors.value)}, expected {len(bad)}"
+    assert int(dut.errors.value) == len(bad), \
+        f"errors = {int(dut.errors.value)}, expected {len(bad)} (replay: SEED={tb.seed})"
     A = nrng.integers(-128, 128, (3, 5))
     W = nrng.integers(-128, 128, (5, 3))
     await tb.gemm(A, W, "after bad commands", mode="int32")
