@@ -73,11 +73,11 @@ def config_toml(cfg) -> str:
 class Bench:
     """A built Verilator model of one unit in one config."""
 
-    def __init__(self, unit: str, cfg):
+    def __init__(self, unit: str, cfg, quiet: bool = False):
         from rtl.generate import UNITS, generate
 
         setup_verilator_env()
-        self.unit, self.cfg = unit, cfg
+        self.unit, self.cfg, self.quiet = unit, cfg, quiet
         self.toplevel = UNITS[unit][0]
         cfg_text = config_toml(cfg)
         key = hashlib.sha1(cfg_text.encode()).hexdigest()[:10]
@@ -100,7 +100,8 @@ class Bench:
                 t0 = time.monotonic()
                 self._runner().build(
                     sources=[self.verilog], hdl_toplevel=self.toplevel,
-                    build_dir=self.build_dir, build_args=VERILATOR_ARGS, always=True)
+                    build_dir=self.build_dir, build_args=VERILATOR_ARGS, always=True,
+                    log_file=self.build_dir / "build.log" if quiet else None)
                 self.build_seconds = time.monotonic() - t0
                 (self.build_dir / "build_seconds").write_text(f"{self.build_seconds:.2f}\n")
             else:
@@ -128,26 +129,33 @@ class Bench:
         if "SEED" in os.environ:
             extra_env["SEED"] = os.environ["SEED"]
         extra_env.update(env or {})
+        log = test_dir / "sim.log" if self.quiet else None
         try:
-            self._run_cocotb(test_module, testcase, test_dir, results, extra_env)
+            self._run_cocotb(test_module, testcase, test_dir, results, extra_env, log)
         except SystemExit as e:   # the simulator exited non-zero (failed tests)
             if not results.exists():
                 raise AssertionError(f"{test_module} ({name}): simulator exited with {e.code}; "
-                                     f"log in {test_dir}") from None
+                                     f"log in {test_dir}{_tail(log)}") from None
         n_tests, n_failed = get_results(results)
         if n_tests == 0 or n_failed:
             raise AssertionError(
                 f"{test_module} ({name}): {n_failed} of {n_tests} cocotb tests failed; "
-                f"the log above names the failing test and its SEED=<n> (replay: SEED=<n> make sim); "
-                f"run folder {test_dir}")
+                f"the log names the failing test and its SEED=<n> (replay: SEED=<n> make sim); "
+                f"run folder {test_dir}{_tail(log)}")
         return results
 
-    def _run_cocotb(self, test_module, testcase, test_dir, results, extra_env):
+    def _run_cocotb(self, test_module, testcase, test_dir, results, extra_env, log):
         self._runner().test(
             test_module=test_module, hdl_toplevel=self.toplevel, hdl_toplevel_lang="verilog",
             testcase=testcase,
             build_dir=self.build_dir, test_dir=test_dir, results_xml=str(results),
-            extra_env=extra_env)
+            extra_env=extra_env, log_file=log)
+
+
+def _tail(log, lines=30) -> str:
+    if log is None or not Path(log).exists():
+        return ""
+    return "\n" + "\n".join(Path(log).read_text(errors="replace").splitlines()[-lines:])
 
 
 def _pythonpath() -> str:

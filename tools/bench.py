@@ -35,7 +35,7 @@ def bench_left(quick=False):
     runs, build_seconds = [], {}
     for over, shapes in LEFT_RUNS[:1] if quick else LEFT_RUNS:
         cfg = HemiConfig.from_dict({"left": over}, name=f"bench-{over['rows']}x{over['cols']}")
-        bench = Bench("left", cfg)
+        bench = Bench("left", cfg, quiet=True)
         build_seconds[f"{over['rows']}x{over['cols']}"] = round(bench.build_seconds, 1)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "runs.json"
