@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ConfigError", "LeftConfig", "HemiConfig", "load_config", "CONFIG_DIR"]
+__all__ = ["ConfigError", "LeftConfig", "RightConfig", "HemiConfig", "load_config", "CONFIG_DIR"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -67,13 +67,38 @@ class LeftConfig:
 
 
 @dataclass(frozen=True)
+class RightConfig:
+    """The right hemisphere: an event-driven core of Loihi LIF neurons."""
+
+    neurons: int = 256        # LIF neurons in the core
+    axons: int = 256          # input axons (valid event ids are 0..axons-1)
+    lanes: int = 4            # neurons updated / synapses applied per cycle
+    synapse_rows: int = 4096  # synapse memory rows of `lanes` entries each
+
+    SECTION = "right"
+
+    def __post_init__(self):
+        s = self.SECTION
+        _check_int(s, "neurons", self.neurons, 16, 4096)
+        _check_int(s, "axons", self.axons, 16, 4096)
+        _check_int(s, "lanes", self.lanes, 1, 16)
+        _check_int(s, "synapse_rows", self.synapse_rows, 1, 65536)
+
+    @property
+    def groups(self) -> int:
+        """Neuron groups: neuron n lives in group n // lanes, lane n % lanes."""
+        return -(-self.neurons // self.lanes)
+
+
+@dataclass(frozen=True)
 class HemiConfig:
     """The whole chip. Sections are added as the hemispheres are built."""
 
     name: str = "default"
     left: LeftConfig = field(default_factory=LeftConfig)
+    right: RightConfig = field(default_factory=RightConfig)
 
-    SECTIONS = {"left": LeftConfig}
+    SECTIONS = {"left": LeftConfig, "right": RightConfig}
 
     @classmethod
     def from_dict(cls, data: dict, name: str = "config") -> "HemiConfig":

@@ -12,8 +12,15 @@ from .config import ConfigError, load_config
 
 UNITS = {
     # unit name -> (top module name, factory(HemiConfig))
-    "left": ("hemi_left_core", lambda cfg: __import__("rtl.left", fromlist=["LeftCore"]).LeftCore(cfg.left)),
+    "left": ("hemi_left_core", lambda cfg: _unit("left", "LeftCore")(cfg.left)),
+    "right": ("hemi_right_core", lambda cfg: _unit("right", "RightCore")(cfg.right)),
 }
+
+
+def _unit(package, cls):
+    import importlib
+
+    return getattr(importlib.import_module(f"rtl.{package}"), cls)
 
 
 def generate(unit: str, cfg, out_dir: Path) -> Path:

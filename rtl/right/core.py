@@ -1,0 +1,369 @@
+"""The right core: event-driven integration into per-lane accumulators, a
+lane-parallel LIF update per time step, spike emission, and a config/debug
+port over every memory. See README "The right core" for the protocol.
+
+Neuron n lives in lane ``n % lanes`` of group ``n // lanes``; every per-neuron
+memory is banked by lane, so the update reads and writes ``lanes`` neurons per
+cycle, and a synapse row (``lanes`` entries, entry j aimed at a neuron of lane
+j) adds into ``lanes`` accumulators per cycle without conflicts.
+
+Integrate pipeline (one synapse row per cycle, events back to back)::
+
+    i_in EVENT -> pointer table -> row generator -> synapse memory
+               -> accumulator read -> saturating add -> accumulator write
+
+Consecutive rows may hit the same accumulator: its read port is transparent
+to its write port, so the sum written in one cycle is the value read in the
+same cycle.
+
+Update (after a TICK, once the event pipeline is empty): one group per cycle
+through ``LifLane`` (2 stages); the accumulator is cleared as it is read;
+groups with spikes queue their lane masks in a FIFO deep enough for every
+group, so emission never stalls the update; the serialiser emits ids in
+increasing order and then one ``done`` beat.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .layouts import ID_WORD, LANE_BITS, REGION_SHIFT, InKind, Reg, Region, RightLayouts
+from .neuron import ACC_SHAPE, U_SHAPE, V_SHAPE, LifLane
+
+ACC_MAX = (1 << 23) - 1
+ACC_MIN = -(1 << 23)
+
+
+def _sat_counter(m, sig, inc):
+    with m.If(inc & (sig != (1 << len(sig)) - 1)):
+        m.d.sync += sig.eq(sig + 1)
+
+
+class RightCore(wiring.Component):
+    """Event-driven LIF core for a :class:`rtl.config.RightConfig`.
+
+    Streams: ``i_in`` (events and ticks), ``i_cfg`` (config/debug requests)
+    in; ``o_spike`` (spike ids, then a done beat per step), ``o_cfg`` (read
+    data) out. Status: ``errors`` (dropped events), ``cfg_errors``,
+    ``steps``, ``busy``.
+    """
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.layouts = L = RightLayouts(cfg)
+        super().__init__({
+            "i_in": In(stream.Signature(L.inp)),
+            "o_spike": Out(stream.Signature(L.spike)),
+            "i_cfg": In(stream.Signature(L.cfg_req)),
+            "o_cfg": Out(stream.Signature(L.cfg_resp)),
+            "errors": Out(16),
+            "cfg_errors": Out(16),
+            "steps": Out(32),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lay = self.cfg, self.layouts
+        NL, G, A, SR = cfg.lanes, cfg.groups, cfg.axons, cfg.synapse_rows
+        GB = lay.group_bits
+        entry_w = lay.syn_entry.size
+
+        # ---- memories ------------------------------------------------------
+        def lane_mems(name, shape):
+            mems = []
+            for j in range(NL):
+                mem = Memory(shape=shape, depth=G, init=[])
+                m.submodules[f"{name}{j}"] = mem
+                mems.append(mem)
+            return mems
+
+        p0_mem = lane_mems("param0_", lay.param0)
+        p1_mem = lane_mems("param1_", lay.param1)
+        u_mem = lane_mems("u_", U_SHAPE)
+        v_mem = lane_mems("v_", V_SHAPE)
+        ref_mem = lane_mems("ref_", unsigned(4))
+        acc_mem = lane_mems("acc_", ACC_SHAPE)
+        m.submodules.ptr = ptr_mem = Memory(shape=lay.ptr, depth=A, init=[])
+        m.submodules.syn = syn_mem = Memory(shape=unsigned(entry_w * NL), depth=SR, init=[])
+
+        def ports(mems, transparent=False):
+            out = []
+            for mem in mems:
+                wp = mem.write_port()
+                rp = mem.read_port(transparent_for=(wp,) if transparent else ())
+                out.append((rp, wp))
+            return out
+
+        p0_p, p1_p, u_p, v_p, ref_p = (ports(x) for x in (p0_mem, p1_mem, u_mem, v_mem, ref_mem))
+        acc_p = ports(acc_mem, transparent=True)
+        ptr_wp = ptr_mem.write_port()
+        ptr_rp = ptr_mem.read_port()
+        syn_wp = syn_mem.write_port(granularity=entry_w)
+        syn_rp = syn_mem.read_port()
+
+        # ---- registers and counters ---------------------------------------
+        wexp = Signal(3)
+        errors, cfg_errors = Signal(16), Signal(16)
+        steps, sops = Signal(32), Signal(32)
+        cyc_int, cyc_upd = Signal(32), Signal(32)
+        m.d.comb += [self.errors.eq(errors), self.cfg_errors.eq(cfg_errors), self.steps.eq(steps)]
+
+        # Phases: RUN takes events, ticks and config; UPDATE walks the
+        # groups; DRAIN waits for write-back and emission; DONE offers the
+        # done beat.
+        phase = Signal(range(4))
+        RUN, UPDATE, DRAIN, DONE = range(4)
+
+        # ---- integrate pipeline ---------------------------------------------
+        p_valid = Signal()                 # pointer read data is waiting
+        rg_row = Signal(16)
+        rg_left = Signal(17)
+        s_valid = Signal()                 # synapse row read data is valid
+        a_valid = Signal(NL)
+        a_weight = [Signal(signed(8), name=f"a_weight{j}") for j in range(NL)]
+        a_group = [Signal(GB, name=f"a_group{j}") for j in range(NL)]
+        pipe_empty = ~p_valid & (rg_left == 0) & ~s_valid & ~a_valid.any()
+
+        take_p = p_valid & (rg_left <= 1)
+        inp = self.i_in.payload
+        cfg_wants = self.i_cfg.valid
+        run_ok = (phase == RUN) & ~cfg_wants
+        is_tick = inp.kind == InKind.TICK
+        # Events enter when the pointer slot frees; a tick waits for the
+        # pipeline to drain; config requests pre-empt both.
+        m.d.comb += self.i_in.ready.eq(run_ok & Mux(is_tick, pipe_empty, ~p_valid | take_p))
+        take_in = self.i_in.valid & self.i_in.ready
+        in_range = inp.axon < A
+        accept_event = take_in & ~is_tick & in_range
+        _sat_counter(m, errors, take_in & ~is_tick & ~in_range)
+
+        with m.If(take_p):
+            m.d.sync += [rg_row.eq(ptr_rp.data.base), rg_left.eq(ptr_rp.data.rows)]
+        with m.Elif(rg_left != 0):
+            m.d.sync += [rg_row.eq(rg_row + 1), rg_left.eq(rg_left - 1)]
+        with m.If(accept_event):
+            m.d.sync += p_valid.eq(1)
+        with m.Elif(take_p):
+            m.d.sync += p_valid.eq(0)
+        issue_row = rg_left != 0
+        m.d.sync += s_valid.eq(issue_row)
+
+        syn_entries = [data.View(lay.syn_entry, syn_rp.data[j * entry_w:(j + 1) * entry_w])
+                       for j in range(NL)]
+        for j in range(NL):
+            e = syn_entries[j]
+            m.d.sync += [a_valid[j].eq(s_valid & e.valid), a_weight[j].eq(e.weight), a_group[j].eq(e.group)]
+        with m.If(s_valid):
+            m.d.sync += sops.eq(sops + sum((e.valid for e in syn_entries), Const(0, 5)))
+        with m.If(~pipe_empty):
+            m.d.sync += cyc_int.eq(cyc_int + 1)
+
+        # ---- update pipeline -------------------------------------------------
+        ug = Signal(range(G + 1))          # next group to read
+        u1_valid, u1_group = Signal(), Signal(GB)
+        u2_valid, u2_group = Signal(), Signal(GB)
+        u3_valid, u3_group = Signal(), Signal(GB)
+        upd_read = (phase == UPDATE) & (ug < G)
+        m.d.sync += [u1_valid.eq(upd_read), u1_group.eq(ug),
+                     u2_valid.eq(u1_valid), u2_group.eq(u1_group),
+                     u3_valid.eq(u2_valid), u3_group.eq(u2_group)]
+        lanes = []
+        for j in range(NL):
+            lane = LifLane(lay)
+            m.submodules[f"lif{j}"] = lane
+            lanes.append(lane)
+            active = (u1_group * NL + j) < cfg.neurons
+            m.d.comb += [
+                lane.u.eq(u_p[j][0].data), lane.v.eq(v_p[j][0].data), lane.ref.eq(ref_p[j][0].data),
+                lane.acc.eq(acc_p[j][0].data), lane.p0.eq(p0_p[j][0].data), lane.p1.eq(p1_p[j][0].data),
+                lane.active.eq(active),
+            ]
+        spike_mask = Cat(*(lane.spike for lane in lanes))
+
+        # Spike masks of whole groups; deep enough that the update never waits.
+        m.submodules.spikes = sfifo = fifo.SyncFIFOBuffered(width=GB + NL, depth=max(G, 2))
+        m.d.comb += [sfifo.w_data.eq(Cat(u3_group, spike_mask)),
+                     sfifo.w_en.eq(u3_valid & spike_mask.any())]
+
+        # ---- config port -------------------------------------------------------
+        req = self.i_cfg.payload
+        region = req.addr[REGION_SHIFT:]
+        offset = req.addr[:REGION_SHIFT]
+        lane_sel = offset[:LANE_BITS]
+        index = offset[LANE_BITS:]
+        resp_valid = Signal()
+        resp_data = Signal(32)
+        rd_pending = Signal()
+        rd_region = Signal(4)
+        rd_lane = Signal(LANE_BITS)
+        rd_reg = Signal(32)          # register reads are answered from here
+        cfg_ok = (phase == RUN) & pipe_empty & ~resp_valid & ~rd_pending
+        m.d.comb += self.i_cfg.ready.eq(cfg_ok)
+        take_cfg = self.i_cfg.valid & self.i_cfg.ready
+        is_write = req.write
+
+        per_neuron = (index < G) & (lane_sel < NL)
+        mapped = Mux(region == Region.REGS, offset <= max(Reg),
+                 Mux(region == Region.PTR, offset < A,
+                 Mux(region == Region.SYN, (index < SR) & (lane_sel < NL),
+                 Mux((region >= Region.PARAM0) & (region <= Region.ACC), per_neuron, 0))))
+        writable_reg = offset == Reg.WEXP
+        bad = take_cfg & (~mapped | (is_write & (region == Region.REGS) & ~writable_reg))
+        _sat_counter(m, cfg_errors, bad)
+        cfg_wr = take_cfg & is_write & ~bad
+        cfg_rd = take_cfg & ~is_write
+
+        with m.If(cfg_wr & (region == Region.REGS)):
+            m.d.sync += wexp.eq(req.data[:3])
+        reg_values = {
+            Reg.ID: ID_WORD, Reg.WEXP: wexp, Reg.ERRORS: errors, Reg.CFG_ERRORS: cfg_errors,
+            Reg.STEPS: steps, Reg.SOPS: sops, Reg.INTEGRATE_CYCLES: cyc_int,
+            Reg.UPDATE_CYCLES: cyc_upd, Reg.SHAPE: cfg.neurons | (NL << 16),
+        }
+        with m.If(cfg_rd):
+            m.d.sync += [rd_pending.eq(1), rd_region.eq(Mux(mapped, region, 0xF)), rd_lane.eq(lane_sel)]
+            with m.Switch(offset):
+                for k, val in reg_values.items():
+                    with m.Case(k):
+                        m.d.sync += rd_reg.eq(val)
+                with m.Default():
+                    m.d.sync += rd_reg.eq(0)
+
+        # Memory port muxing: update > integrate > config (phases never overlap).
+        in_update = phase != RUN
+        cfg_idx = index[:GB]
+        for j in range(NL):
+            lane_hit = cfg_wr & (lane_sel == j)
+            for reg_ports, reg_region, value in (
+                    (p0_p, Region.PARAM0, req.data[:31]), (p1_p, Region.PARAM1, req.data[:30]),
+                    (u_p, Region.U, req.data[:25]), (v_p, Region.V, req.data[:24]),
+                    (ref_p, Region.REF, req.data[:4])):
+                rp, wp = reg_ports[j]
+                m.d.comb += [rp.addr.eq(Mux(in_update, ug, cfg_idx)),
+                             rp.en.eq(upd_read | (cfg_rd & (region == reg_region)))]
+                if reg_region in (Region.U, Region.V, Region.REF):
+                    lane_out = {Region.U: lanes[j].u_next, Region.V: lanes[j].v_next,
+                                Region.REF: lanes[j].ref_next}[reg_region]
+                    m.d.comb += [wp.addr.eq(Mux(in_update, u3_group, cfg_idx)),
+                                 wp.data.eq(Mux(in_update, lane_out, value)),
+                                 wp.en.eq(Mux(in_update, u3_valid, lane_hit & (region == reg_region)))]
+                else:
+                    m.d.comb += [wp.addr.eq(cfg_idx), wp.data.eq(value),
+                                 wp.en.eq(lane_hit & (region == reg_region))]
+            # Accumulators: integrate reads a row's target groups and writes
+            # the sums; the update reads them and clears them behind itself.
+            rp, wp = acc_p[j]
+            e = syn_entries[j]
+            acc_sum = Signal(signed(26), name=f"acc_sum{j}")
+            m.d.comb += acc_sum.eq(rp.data + (a_weight[j] << wexp))
+            sat = Mux(acc_sum > ACC_MAX, ACC_MAX, Mux(acc_sum < ACC_MIN, ACC_MIN, acc_sum))
+            with m.If(in_update):
+                m.d.comb += [rp.addr.eq(ug), rp.en.eq(upd_read),
+                             wp.addr.eq(u1_group), wp.data.eq(0), wp.en.eq(u1_valid)]
+            with m.Elif(~pipe_empty):
+                m.d.comb += [rp.addr.eq(e.group), rp.en.eq(s_valid),
+                             wp.addr.eq(a_group[j]), wp.data.eq(sat), wp.en.eq(a_valid[j])]
+            with m.Else():
+                m.d.comb += [rp.addr.eq(cfg_idx), rp.en.eq(cfg_rd & (region == Region.ACC)),
+                             wp.addr.eq(cfg_idx), wp.data.eq(req.data[:24]),
+                             wp.en.eq(lane_hit & (region == Region.ACC))]
+
+        m.d.comb += [
+            ptr_rp.addr.eq(Mux(accept_event, inp.axon, offset)),
+            ptr_rp.en.eq(accept_event | (cfg_rd & (region == Region.PTR))),
+            ptr_wp.addr.eq(offset), ptr_wp.data.eq(req.data),
+            ptr_wp.en.eq(cfg_wr & (region == Region.PTR)),
+            syn_rp.addr.eq(Mux(issue_row, rg_row, index)),
+            syn_rp.en.eq(issue_row | (cfg_rd & (region == Region.SYN))),
+            syn_wp.addr.eq(index),
+            syn_wp.data.eq(Cat(*([req.data[:8], req.data[8:8 + GB], req.data[31]] * NL))),
+        ]
+        for j in range(NL):
+            m.d.comb += syn_wp.en[j].eq(cfg_wr & (region == Region.SYN) & (lane_sel == j))
+
+        # Read responses: one cycle after the request, from the addressed memory.
+        def lane_mux(port_list, signed_shape):
+            val = Const(0, 32)
+            for j, (rp, _) in enumerate(port_list):
+                word = Value.cast(rp.data)
+                val = Mux(rd_lane == j, word.as_signed() if signed_shape else word, val)
+            return val
+
+        syn_lane = Const(0, 32)
+        for j in range(NL):
+            e = syn_entries[j]
+            word = Cat(e.weight, e.group, Const(0, 23 - GB), e.valid)
+            syn_lane = Mux(rd_lane == j, word, syn_lane)
+        with m.If(rd_pending):
+            m.d.sync += [rd_pending.eq(0), resp_valid.eq(1)]
+            with m.Switch(rd_region):
+                with m.Case(Region.REGS):
+                    m.d.sync += resp_data.eq(rd_reg)
+                with m.Case(Region.PTR):
+                    m.d.sync += resp_data.eq(Value.cast(ptr_rp.data))
+                with m.Case(Region.SYN):
+                    m.d.sync += resp_data.eq(syn_lane)
+                with m.Case(Region.PARAM0):
+                    m.d.sync += resp_data.eq(lane_mux(p0_p, False))
+                with m.Case(Region.PARAM1):
+                    m.d.sync += resp_data.eq(lane_mux(p1_p, False))
+                with m.Case(Region.U):
+                    m.d.sync += resp_data.eq(lane_mux(u_p, True))
+                with m.Case(Region.V):
+                    m.d.sync += resp_data.eq(lane_mux(v_p, True))
+                with m.Case(Region.REF):
+                    m.d.sync += resp_data.eq(lane_mux(ref_p, False))
+                with m.Case(Region.ACC):
+                    m.d.sync += resp_data.eq(lane_mux(acc_p, True))
+                with m.Default():
+                    m.d.sync += resp_data.eq(0)
+        m.d.comb += [self.o_cfg.valid.eq(resp_valid), self.o_cfg.payload.eq(resp_data)]
+        with m.If(self.o_cfg.valid & self.o_cfg.ready):
+            m.d.sync += resp_valid.eq(0)
+
+        # ---- phases ----------------------------------------------------------------
+        tick = take_in & is_tick
+        with m.Switch(phase):
+            with m.Case(RUN):
+                with m.If(tick):
+                    m.d.sync += [phase.eq(UPDATE), ug.eq(0)]
+            with m.Case(UPDATE):
+                m.d.sync += ug.eq(ug + 1)
+                with m.If(ug == G - 1):
+                    m.d.sync += phase.eq(DRAIN)
+            with m.Case(DRAIN):
+                pass   # left below, once write-back and emission are done
+            with m.Case(DONE):
+                with m.If(self.o_spike.ready):
+                    m.d.sync += [phase.eq(RUN), steps.eq(steps + 1)]
+        with m.If((phase == UPDATE) | ((phase == DRAIN) & (u1_valid | u2_valid | u3_valid))):
+            m.d.sync += cyc_upd.eq(cyc_upd + 1)
+
+        # ---- spike serialiser --------------------------------------------------------
+        cur_group = Signal(GB)
+        cur_mask = Signal(NL)
+        low = Signal(range(max(NL, 2)))     # lowest set lane of cur_mask
+        for j in reversed(range(NL)):
+            with m.If(cur_mask[j]):
+                m.d.comb += low.eq(j)
+        have = cur_mask.any()
+        neuron_id = Signal(16)
+        m.d.comb += neuron_id.eq(cur_group * NL + low)
+        emitting = self.o_spike.valid & self.o_spike.ready & have
+        m.d.comb += sfifo.r_en.eq(~have | (emitting & ((cur_mask & (cur_mask - 1)) == 0)))
+        with m.If(sfifo.r_en & sfifo.r_rdy):
+            m.d.sync += [cur_group.eq(sfifo.r_data[:GB]), cur_mask.eq(sfifo.r_data[GB:])]
+        with m.Elif(emitting):
+            m.d.sync += cur_mask.eq(cur_mask & (cur_mask - 1))
+        with m.If((phase == DRAIN) & ~(u1_valid | u2_valid | u3_valid) & ~have & (sfifo.level == 0)):
+            m.d.sync += phase.eq(DONE)
+
+        m.d.comb += [
+            self.o_spike.valid.eq(have | (phase == DONE)),
+            self.o_spike.payload.neuron.eq(Mux(have, neuron_id, 0)),
+            self.o_spike.payload.done.eq(~have & (phase == DONE)),
+            self.busy.eq((phase != RUN) | ~pipe_empty | have | (sfifo.level != 0) | resp_valid | rd_pending),
+        ]
+        return m

@@ -1,0 +1,141 @@
+"""cocotb tests of the right core against the golden model.
+
+Environment as for the left core: HEMI_CONFIG, TB_IDLE, TB_BACKPRESSURE, SEED.
+"""
+
+import os
+import random
+
+import cocotb
+import numpy as np
+
+from sw_model import right_stream as host
+from sw_model.right import RightCoreModel
+from tb.common.seed import test_seed
+from tb.right.network import random_params, random_table, random_trains
+from tb.right.right_tb import RightTB
+
+
+async def setup(dut):
+    tb = RightTB(dut)
+    seed = tb.seed = test_seed(dut._log)
+    rng = random.Random(seed)
+    tb.set_patterns(float(os.environ.get("TB_IDLE", "0")),
+                    float(os.environ.get("TB_BACKPRESSURE", "0")), rng)
+    await tb.reset()
+    return tb, np.random.default_rng(seed)
+
+
+def golden(cfg, params, table, wexp):
+    model = RightCoreModel(cfg.neurons, cfg.axons, wexp=wexp)
+    model.set_params(**params)
+    model.set_synapses(table)
+    return model
+
+
+async def run_and_check(tb, model, trains, label):
+    """Queue every step, then compare each step's spikes, the final state and
+    the error counter with the golden model."""
+    for events in trains:
+        tb.submit_step(events)
+    for t, events in enumerate(trains):
+        expect = model.step(events).tolist()
+        got = await tb.collect_step()
+        assert got == expect, (f"{label} step {t}: spikes {got}, expected {expect} "
+                               f"(replay: SEED={tb.seed})")
+    u, v, ref = await tb.read_state()
+    st = model.state()
+    for name, g, e in (("u", u, st["u"]), ("v", v, st["v"]), ("ref", ref, st["ref"])):
+        bad = np.nonzero(g != e)[0]
+        assert not len(bad), (f"{label}: final {name} differs at neurons {bad[:8].tolist()}: "
+                              f"{g[bad[:8]].tolist()} vs {e[bad[:8]].tolist()} (replay: SEED={tb.seed})")
+    errors = await tb.reg(host.REG_ERRORS)
+    assert errors == model.errors, f"{label}: errors register {errors}, expected {model.errors}"
+    steps = await tb.reg(host.REG_STEPS)
+    return steps
+
+
+@cocotb.test()
+async def random_network(dut):
+    """A random sparse network, random parameters with every extreme mixed
+    in, 120 steps of random input trains with out-of-range axons among them."""
+    tb, rng = await setup(dut)
+    cfg = tb.cfg
+    params = random_params(cfg, rng)
+    table = random_table(cfg, rng)
+    wexp = int(rng.integers(0, 8))
+    await tb.load(params, table, wexp)
+    model = golden(cfg, params, table, wexp)
+    trains = random_trains(cfg, rng, int(os.environ.get("TB_STEPS", "120")), rate=0.08, bad_rate=0.05)
+    steps = await run_and_check(tb, model, trains, "random network")
+    assert steps == len(trains)
+    await tb.drained()
+
+
+@cocotb.test()
+async def extremes(dut):
+    """Drive neurons into the corners: u wrap (huge inputs with du = 4095),
+    v clamp (dv = 0, maximum bias), int16 saturation of a_in (many events to
+    one neuron), vth = 0, long refractory periods, wexp = 7."""
+    tb, rng = await setup(dut)
+    cfg = tb.cfg
+    N = cfg.neurons
+    params = {
+        "du": np.resize([4095, 0, 1, 2048], N), "dv": np.resize([0, 4095, 0, 1], N),
+        "vth": np.resize([0, (1 << 17) - 1, 5, 100000], N),
+        "bias_mant": np.resize([4095, -4096, 0, 17], N), "bias_exp": np.resize([7, 7, 0, 3], N),
+        "refractory": np.resize([0, 15, 3, 1], N),
+    }
+    hub = list(range(0, N, 1))
+    table = {a: [(n, 127 if (a + n) % 3 else -128) for n in hub[a % 7::5]] for a in range(cfg.axons)}
+    table[0] = [(1, 127)] * 40 + [(2, -128)] * 40        # duplicates into one neuron
+    wexp = 7
+    await tb.load(params, table, wexp)
+    model = golden(cfg, params, table, wexp)
+    trains = []
+    for t in range(40):
+        burst = [0] * int(rng.integers(0, 30)) + list(rng.integers(0, cfg.axons, int(rng.integers(0, 40))))
+        rng.shuffle(burst)
+        trains.append([int(a) for a in burst] if t % 9 else [])
+    await run_and_check(tb, model, trains, "extremes")
+    await tb.drained()
+
+
+@cocotb.test()
+async def debug_port(dut):
+    """Registers, a state written through the debug port and read back, one
+    step from that state, and unmapped or read-only accesses counted."""
+    tb, rng = await setup(dut)
+    cfg = tb.cfg
+    assert await tb.reg(host.REG_ID) == host.ID_WORD
+    assert await tb.reg(host.REG_SHAPE) == cfg.neurons | (cfg.lanes << 16)
+    params = random_params(cfg, rng)
+    table = random_table(cfg, rng, max_fanout=8)
+    await tb.load(params, table, 3)
+    assert await tb.reg(host.REG_WEXP) == 3
+    model = golden(cfg, params, table, 3)
+    N = cfg.neurons
+    u0 = rng.integers(-(1 << 23) + 1, (1 << 23) + 1, N)
+    v0 = rng.integers(-(1 << 23) + 1, 1 << 23, N)
+    ref0 = rng.integers(0, 16, N)
+    writes = []
+    for n in range(N):
+        off = host.neuron_offset(cfg, n)
+        writes += [(host.addr(host.U, off), int(u0[n]) & 0x1FFFFFF),
+                   (host.addr(host.V, off), int(v0[n]) & 0xFFFFFF),
+                   (host.addr(host.REF, off), int(ref0[n]))]
+    tb.write_all(writes)
+    model.u[:], model.v[:], model.ref[:] = u0, v0, ref0
+    u, v, ref = await tb.read_state()
+    assert np.array_equal(u, u0) and np.array_equal(v, v0) and np.array_equal(ref, ref0)
+    events = [int(a) for a in rng.integers(0, cfg.axons, 30)]
+    await run_and_check(tb, model, [events], "from a written state")
+    before = await tb.reg(host.REG_CFG_ERRORS)
+    tb.write_all([(host.addr(host.REGS, host.REG_STEPS), 5),            # read-only
+                  (host.addr(host.PTR, cfg.axons), 1),                   # past the table
+                  (host.addr(host.U, (cfg.groups << 4)), 1),             # past the neurons
+                  (host.addr(0xF, 0), 1)])                               # no such region
+    assert await tb.read(host.addr(host.SYN, cfg.synapse_rows << 4)) == 0
+    assert await tb.reg(host.REG_CFG_ERRORS) == before + 5
+    assert await tb.reg(host.REG_STEPS) == 1
+    await tb.drained()
