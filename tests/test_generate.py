@@ -33,3 +33,19 @@ def test_lint_clean(path, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "clean" in out
+
+
+@pytest.mark.parametrize("right", [
+    dict(neurons=16, axons=16, lanes=1, synapse_rows=1),
+    dict(neurons=4096, axons=16, lanes=16, synapse_rows=64),
+    dict(neurons=100, axons=4096, lanes=7, synapse_rows=300),
+], ids=["min", "neurons4096-lanes16", "axons4096-lanes7"])
+def test_right_generates_across_the_range(right):
+    from rtl.right import RightCore
+
+    cfg = HemiConfig.from_dict({"right": right})
+    text = verilog.convert(RightCore(cfg.right), name="hemi_right_core", emit_src=False)
+    assert port_width(text, "i_in__payload") == 17
+    assert port_width(text, "o_spike__payload") == 17
+    assert port_width(text, "i_cfg__payload") == 57
+    assert port_width(text, "o_cfg__payload") == 32

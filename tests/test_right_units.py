@@ -1,0 +1,121 @@
+"""Fast tests of the right core's pieces: the LIF lane datapath in the
+Amaranth simulator against the golden model over the full parameter and
+state ranges, and the host-side synapse compiler."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from rtl.config import HemiConfig, RightConfig
+from rtl.right.layouts import RightLayouts
+from rtl.right.neuron import LifLane
+from sw_model import right as g
+from sw_model.right_stream import SynapseTableError, compile_synapses, load_writes
+
+
+def lif_cases(rng, n):
+    u = rng.integers(-(1 << 23) + 1, (1 << 23) + 1, n)
+    v = rng.integers(-(1 << 23) + 1, 1 << 23, n)
+    acc = rng.integers(-(1 << 23), 1 << 23, n)
+    # Mix in the corners: extreme states, inputs around the int16 limits.
+    u[:8] = [(1 << 23), -(1 << 23) + 1, 0, 1, -1, (1 << 23) - 1, 4095, -4097]
+    v[:8] = [(1 << 23) - 1, -(1 << 23) + 1, 0, -1, 1, 4096, -4096, 12345]
+    acc[:8] = [32767, 32768, -32768, -32769, (1 << 23) - 1, -(1 << 23), 0, 1]
+    p = {
+        "du": rng.choice([0, 1, 2048, 4095], n),
+        "dv": rng.choice([0, 1, 2048, 4095], n),
+        "vth": rng.choice([0, 1, 1000, (1 << 17) - 1], n),
+        "bias_mant": rng.integers(-4096, 4096, n),
+        "bias_exp": rng.integers(0, 8, n),
+        "refractory": rng.integers(0, 16, n),
+    }
+    half = n // 2
+    for k, lo_hi in (("du", (0, 4096)), ("dv", (0, 4096)), ("vth", (0, 1 << 17))):
+        p[k][half:] = rng.integers(*lo_hi, n - half)
+    ref = np.where(rng.random(n) < 0.3, rng.integers(0, 16, n), 0)
+    return u, v, acc, ref, p
+
+
+def test_lif_lane_matches_golden():
+    rng = np.random.default_rng(21)
+    n = 400
+    u, v, acc, ref, p = lif_cases(rng, n)
+    lay = RightLayouts(RightConfig())
+    dut = LifLane(lay)
+    got = []
+
+    async def bench(ctx):
+        for i in range(n + LifLane.LATENCY):
+            if i < n:
+                ctx.set(dut.u, int(u[i]))
+                ctx.set(dut.v, int(v[i]))
+                ctx.set(dut.acc, int(acc[i]))
+                ctx.set(dut.ref, int(ref[i]))
+                ctx.set(dut.active, 1)
+                ctx.set(dut.p0, {"du": int(p["du"][i]), "dv": int(p["dv"][i]),
+                                 "bias_exp": int(p["bias_exp"][i]), "refractory": int(p["refractory"][i])})
+                ctx.set(dut.p1, {"vth": int(p["vth"][i]), "bias_mant": int(p["bias_mant"][i])})
+            await ctx.tick()
+            if i + 1 >= LifLane.LATENCY:
+                got.append((ctx.get(dut.u_next), ctx.get(dut.v_next), ctx.get(dut.ref_next), ctx.get(dut.spike)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    a_in = np.clip(acc, -32768, 32767)
+    eu, ev, eref, espike = g.loihi_lif_step_refractory(
+        u, v, ref, a_in, p["du"], p["dv"], p["vth"], p["bias_mant"], p["bias_exp"], p["refractory"])
+    for i in range(n):
+        assert got[i] == (eu[i], ev[i], eref[i], int(espike[i])), f"case {i}"
+
+
+def test_compile_buckets_by_lane_and_keeps_order():
+    cfg = RightConfig(neurons=16, axons=16, lanes=4, synapse_rows=16)
+    table = {3: [(5, 1), (9, 2), (1, 3), (6, -4), (0, 7)], 7: []}
+    c = compile_synapses(cfg, table)
+    assert c.ptr[3] == (0, 3)          # lane 1 holds neurons 5, 9, 1: three rows
+    assert c.ptr[7] == (3, 0)
+    lane1 = [(row, grp, w) for row, lane, grp, w in c.entries if lane == 1]
+    assert lane1 == [(0, 1, 1), (1, 2, 2), (2, 0, 3)]
+    assert c.rows_used == 3
+
+
+def test_compile_refuses_a_table_that_does_not_fit():
+    cfg = RightConfig(neurons=16, axons=16, lanes=2, synapse_rows=4)
+    table = {0: [(0, 1)] * 5}
+    with pytest.raises(SynapseTableError, match=r"needs 5 rows of 2 entries, the core has 4 \(right.synapse_rows\)"):
+        compile_synapses(cfg, table)
+
+
+@pytest.mark.parametrize("table,match", [
+    ({16: [(0, 1)]}, "axon 16 outside 0..15"),
+    ({0: [(16, 1)]}, "neuron 16 outside 0..15"),
+    ({0: [(1, 128)]}, "weight 128 outside int8"),
+])
+def test_compile_rejects_bad_entries(table, match):
+    cfg = RightConfig(neurons=16, axons=16, lanes=2, synapse_rows=64)
+    with pytest.raises(SynapseTableError, match=match):
+        compile_synapses(cfg, table)
+
+
+def test_load_writes_cover_every_axon_and_neuron():
+    cfg = RightConfig(neurons=20, axons=16, lanes=4, synapse_rows=64)
+    writes = load_writes(cfg, {"vth": 3}, {2: [(0, 5)]}, wexp=1)
+    addrs = [a for a, _ in writes]
+    assert len(set(addrs)) == len(addrs)
+    regions = [a >> 20 for a in addrs]
+    assert regions.count(1) == 16                 # every axon's pointer
+    assert regions.count(2) == 4                  # one row, every lane
+    for region in (3, 4, 5, 6, 7, 8):             # params and a fresh state
+        assert regions.count(region) == 20
+
+
+def test_right_config_validation():
+    from rtl.config import ConfigError
+    for bad, msg in (({"lanes": 0}, "right.lanes = 0: out of range, allowed 1..16"),
+                     ({"neurons": 8}, "right.neurons = 8: out of range, allowed 16..4096"),
+                     ({"axons": 5000}, "right.axons = 5000: out of range, allowed 16..4096"),
+                     ({"synapse_rows": 0}, "right.synapse_rows = 0: out of range, allowed 1..65536")):
+        with pytest.raises(ConfigError, match=msg):
+            HemiConfig.from_dict({"right": bad})
