@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ConfigError", "LeftConfig", "RightConfig", "HemiConfig", "load_config", "CONFIG_DIR"]
+__all__ = ["ConfigError", "LeftConfig", "RightConfig", "CallosumConfig", "HemiConfig", "load_config", "CONFIG_DIR"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -91,14 +91,39 @@ class RightConfig:
 
 
 @dataclass(frozen=True)
+class CallosumConfig:
+    """The callosum: a 2D-mesh network-on-chip of wormhole routers."""
+
+    width: int = 4        # routers along x
+    height: int = 4       # routers along y
+    flit_width: int = 32  # data bits per flit (the head uses 19 of them)
+    fifo_depth: int = 4   # flits per router input FIFO
+
+    SECTION = "callosum"
+    MAX_PACKET_FLITS = 16   # head + up to 15 (the head's 4-bit length)
+
+    def __post_init__(self):
+        s = self.SECTION
+        _check_int(s, "width", self.width, 1, 8)
+        _check_int(s, "height", self.height, 1, 8)
+        _check_int(s, "flit_width", self.flit_width, 24, 128)
+        _check_int(s, "fifo_depth", self.fifo_depth, 2, 64)
+
+    @property
+    def nodes(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
 class HemiConfig:
     """The whole chip. Sections are added as the hemispheres are built."""
 
     name: str = "default"
     left: LeftConfig = field(default_factory=LeftConfig)
     right: RightConfig = field(default_factory=RightConfig)
+    callosum: CallosumConfig = field(default_factory=CallosumConfig)
 
-    SECTIONS = {"left": LeftConfig, "right": RightConfig}
+    SECTIONS = {"left": LeftConfig, "right": RightConfig, "callosum": CallosumConfig}
 
     @classmethod
     def from_dict(cls, data: dict, name: str = "config") -> "HemiConfig":

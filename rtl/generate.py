@@ -14,6 +14,7 @@ UNITS = {
     # unit name -> (top module name, factory(HemiConfig))
     "left": ("hemi_left_core", lambda cfg: _unit("left", "LeftCore")(cfg.left)),
     "right": ("hemi_right_core", lambda cfg: _unit("right", "RightCore")(cfg.right)),
+    "callosum": ("hemi_callosum", lambda cfg: _unit("callosum", "MeshBenchTop")(cfg.callosum)),
 }
 
 
