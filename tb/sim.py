@@ -81,7 +81,8 @@ class Bench:
         self.toplevel = UNITS[unit][0]
         cfg_text = config_toml(cfg)
         key = hashlib.sha1(cfg_text.encode()).hexdigest()[:10]
-        self.build_dir = SIM_DIR / f"{unit}-{cfg.name}-{key}"
+        # Keyed by content only, so equal configs share one build.
+        self.build_dir = SIM_DIR / f"{unit}-{key}"
         self.config_path = self.build_dir / "config.toml"
         self.build_seconds = 0.0
         with _locked(self.build_dir.with_suffix(".lock")):

@@ -14,7 +14,15 @@ delivered; ``utilization = macs / (rows * cols * cycles)``. right.json::
                "sops_per_cycle", ...}, ...], "bars": {...}}
 
 for a fanout-64 network on the default right core at 0/1/10/50 % of the
-axons spiking per step.
+axons spiking per step; and ``build/bench/callosum.json``::
+
+    {"zero_load": [{"hops", "latency_cycles"}],
+     "curves": [{"mesh", "pattern", "packet_flits", "offered", "accepted",
+                 "avg_latency", "p99_latency", "lost", "duplicated", ...}],
+     "bars": {...}}
+
+(offered and accepted in flits per node per cycle) with the plot
+``build/bench/callosum_latency.png``.
 """
 
 from __future__ import annotations
@@ -92,6 +100,71 @@ def bench_right():
     return {"runs": runs, "bars": bars}
 
 
+CALLOSUM_MESH = {"width": 4, "height": 4, "flit_width": 32, "fifo_depth": 4}
+CALLOSUM_LOADS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.0]
+CALLOSUM_CURVES = ["uniform:1", "uniform:4", "transpose:1", "hotspot:1", "neighbour:1"]
+
+
+def bench_callosum():
+    hcfg = HemiConfig.from_dict({"callosum": CALLOSUM_MESH}, name="bench-callosum")
+    bench = Bench("callosum", hcfg, quiet=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "curves.json"
+        bench.run("tb.callosum.bench_callosum", name="bench",
+                  env={"HEMI_BENCH_LOADS": ",".join(map(str, CALLOSUM_LOADS)),
+                       "HEMI_BENCH_CURVES": ",".join(CALLOSUM_CURVES), "HEMI_BENCH_OUT": str(out)})
+        result = json.loads(out.read_text())
+    zl = result["zero_load"]
+    per_hop = max(b["latency_cycles"] - a["latency_cycles"] for a, b in zip(zl, zl[1:]))
+    const = zl[0]["latency_cycles"]
+    uni = [c for c in result["curves"] if c["pattern"] == "uniform" and c["packet_flits"] == 1]
+    sat = max(c["accepted"] for c in uni)
+    lost = sum(c["lost"] for c in result["curves"])
+    dup = sum(c["duplicated"] for c in result["curves"])
+    result["bars"] = {
+        "zero_load_cycles_per_hop": {"bar": 2, "measured": per_hop, "constant": const, "met": per_hop <= 2},
+        "uniform_saturation_flits_per_node_cycle": {"bar": 0.5, "measured": sat, "met": sat >= 0.5},
+        "lost_or_duplicated": {"bar": 0, "measured": lost + dup, "met": lost + dup == 0},
+        "verilator_build_seconds": round(bench.build_seconds, 1),
+    }
+    return result
+
+
+def plot_callosum(result, path):
+    """Latency against offered load (left) and accepted against offered
+    throughput (right), one line per traffic pattern."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    for spec in CALLOSUM_CURVES:
+        pattern, flits = spec.split(":")
+        pts = [c for c in result["curves"] if c["pattern"] == pattern and c["packet_flits"] == int(flits)]
+        offered = [c["offered"] for c in pts]
+        label = f"{pattern}, {flits}-flit packets"
+        ax.plot(offered, [c["avg_latency"] for c in pts], marker="o", ms=3, label=label)
+        ax2.plot(offered, [c["accepted"] for c in pts], marker="o", ms=3, label=label)
+    mesh = result["curves"][0]["mesh"]
+    sat = result["bars"]["uniform_saturation_flits_per_node_cycle"]["measured"]
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (flits / node / cycle)")
+    ax.set_ylabel("average latency, creation to tail (cycles, log)")
+    ax.set_title(f"Callosum {mesh} mesh: latency vs offered load", fontsize=10)
+    ax2.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="accepted = offered")
+    ax2.axhline(0.5, color="grey", ls="--", lw=1, label="bar: uniform saturation 0.5")
+    ax2.set_xlabel("offered load (flits / node / cycle)")
+    ax2.set_ylabel("accepted (flits / node / cycle)")
+    ax2.set_title(f"throughput (uniform, 1-flit saturates at {sat:.2f})", fontsize=10)
+    for a in (ax, ax2):
+        a.grid(True, which="both", alpha=0.3)
+    ax2.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="only the 8 x 8 runs")
@@ -124,7 +197,25 @@ def main(argv=None):
             print(f"bar {name}: {'met' if b['met'] else 'MISSED'} "
                   f"({', '.join(f'{k}={v}' for k, v in b.items() if k != 'met')})")
             ok &= b["met"]
-    print(f"wrote {path}")
+    print(f"wrote {path}\n")
+
+    cal = bench_callosum()
+    path = BENCH_DIR / "callosum.json"
+    path.write_text(json.dumps(cal, indent=2) + "\n")
+    plot = BENCH_DIR / "callosum_latency.png"
+    plot_callosum(cal, plot)
+    print("zero-load latency (hops: cycles): "
+          + ", ".join(f"{z['hops']}: {z['latency_cycles']}" for z in cal["zero_load"]))
+    print(f"{'pattern':>10} {'flits':>5} {'offered':>7} {'accepted':>8} {'avg lat':>8} {'p99':>5} {'lost':>4}")
+    for c in cal["curves"]:
+        print(f"{c['pattern']:>10} {c['packet_flits']:>5} {c['offered']:>7.2f} {c['accepted']:>8.3f} "
+              f"{c['avg_latency']:>8.1f} {c['p99_latency']:>5} {c['lost']:>4}")
+    for name, b in cal["bars"].items():
+        if isinstance(b, dict):
+            print(f"bar {name}: {'met' if b['met'] else 'MISSED'} "
+                  f"({', '.join(f'{k}={v}' for k, v in b.items() if k != 'met')})")
+            ok &= b["met"]
+    print(f"wrote {path} and {plot}")
     return 0 if ok else 1
 
 
