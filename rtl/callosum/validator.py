@@ -12,7 +12,8 @@ packet and counts one error. Framing rules (the same state machine as
   or a BODY is an error and discards up to the next tail; a stray TAIL is an
   error.
 * IN_PACKET: BODY while more than one flit is due, TAIL for the last; a head
-  flit aborts the partial packet (error) and starts over as in IDLE; an early
+  flit aborts the partial packet (error) and is then handled as in IDLE
+  (possibly a second error, if it is malformed itself); an early
   TAIL is an error; a BODY where the TAIL was due is an error and discards up
   to the next tail.
 * DISCARD: drop silently until a tail (then IDLE) or a head (handled as in
@@ -70,7 +71,8 @@ class PacketValidator(wiring.Component):
         write = Signal()        # store the flit
         do_commit = Signal()    # the packet ends well here
         restart = Signal()      # drop the partial packet (wr <- commit)
-        error = Signal()
+        error = Signal()        # this flit is (or starts) a malformed packet
+        aborted = Signal()      # this head cut the partial packet short: a second error
         nxt = Signal(range(3))
         m.d.comb += nxt.eq(state)
 
@@ -95,7 +97,7 @@ class PacketValidator(wiring.Component):
                     m.d.comb += [error.eq(1), nxt.eq(Mux(is_tail, IDLE, DISCARD))]
             with m.Case(IN_PACKET):
                 with m.If(is_head):
-                    m.d.comb += [restart.eq(1), error.eq(1)]
+                    m.d.comb += [restart.eq(1), aborted.eq(1)]
                     start_packet()
                 with m.Elif(remaining == 1):
                     with m.If(flit.kind == TAIL):
@@ -127,8 +129,8 @@ class PacketValidator(wiring.Component):
                 m.d.sync += remaining.eq(head.length)
             with m.Elif(write):
                 m.d.sync += remaining.eq(remaining - 1)
-            with m.If(error & (errors != 0xFFFF)):
-                m.d.sync += errors.eq(errors + 1)
+            count = errors + error + aborted
+            m.d.sync += errors.eq(Mux(count > 0xFFFF, 0xFFFF, count))
 
         m.d.comb += [
             rp.addr.eq(rd[:pw - 1]),

@@ -120,6 +120,8 @@ async def malformed_among_good(dut):
                 streams[i] += [head(src, good, 4), body()]
             elif choice == 5:   # SINGLE with a length, HEAD without one
                 streams[i] += [head(src, good, 2, kind=net.SINGLE), head(src, good, 0, kind=net.HEAD), body(net.TAIL)]
+            elif choice == 6:   # cut short by a head that is malformed itself: two errors
+                streams[i] += [head(src, good, 4), body(), head(src, good, 3, kind=net.SINGLE)]
             p = random_packet(tb, src, good, max_len=4)
             streams[i] += net.to_flits(p, fw)
     expected_errors = 0
