@@ -64,7 +64,7 @@ def compile_synapses(cfg, table: dict) -> CompiledSynapses:
         rows = max(len(b) for b in buckets)
         if rows > 0xFFFF:
             raise SynapseTableError(f"axon {axon}: {rows} synapse rows, at most 65535 per axon")
-        ptr[axon] = (row, rows)
+        ptr[axon] = (row if rows else 0, rows)   # an empty axon's base is unused
         for lane, bucket in enumerate(buckets):
             for r, (group, weight) in enumerate(bucket):
                 entries.append((row + r, lane, group, weight))

@@ -159,3 +159,36 @@ def test_router_routes_xy():
         simulate(dut, bench)
         fired = [p for row in seen for p, v in enumerate(row) if v]
         assert fired == [int(expect)], f"dst {dst}: left by {fired}, expected {int(expect)}"
+
+
+def test_router_holds_an_offered_head():
+    """An output that offers a head and is not ready keeps offering that same
+    head when another input's head for the same output arrives."""
+    cfg = CallosumConfig(width=3, height=3, flit_width=32)
+    dut = Router(cfg, 1, 1)
+    a = net.pack_head(1, 1, 0, 1, 0, 0, 111)
+    b = net.pack_head(1, 1, 1, 0, 0, 0, 222)
+    offered = []
+
+    async def bench(ctx):
+        ctx.set(dut.o_l.ready, 0)
+        ctx.set(dut.i_w.valid, 1)
+        ctx.set(dut.i_w.payload, flit_value(net.SINGLE, a))
+        await ctx.tick()
+        ctx.set(dut.i_w.valid, 0)
+        await ctx.tick()                      # the W head is now offered on L
+        ctx.set(dut.i_n.valid, 1)
+        ctx.set(dut.i_n.payload, flit_value(net.SINGLE, b))
+        await ctx.tick()
+        ctx.set(dut.i_n.valid, 0)
+        for _ in range(4):                    # N's head is queued too now
+            offered.append((ctx.get(dut.o_l.valid), ctx.get(dut.o_l.payload).data))
+            await ctx.tick()
+        ctx.set(dut.o_l.ready, 1)
+        for _ in range(3):
+            offered.append((ctx.get(dut.o_l.valid), ctx.get(dut.o_l.payload).data))
+            await ctx.tick()
+
+    simulate(dut, bench)
+    assert offered[:4] == [(1, a)] * 4
+    assert offered[4:6] == [(1, a), (1, b)]

@@ -13,6 +13,7 @@ CONFIGS = {
     "lanes3": {"right": {"neurons": 37, "axons": 20, "lanes": 3, "synapse_rows": 300}},
     "lanes1": {"right": {"neurons": 16, "axons": 16, "lanes": 1, "synapse_rows": 400}},
     "lanes16": {"right": {"neurons": 40, "axons": 24, "lanes": 16, "synapse_rows": 64}},
+    "groups2": {"right": {"neurons": 32, "axons": 16, "lanes": 16, "synapse_rows": 64}},
 }
 PATTERNS = {"free": (0.0, 0.0), "idle": (0.5, 0.0), "bp": (0.0, 0.6), "both": (0.4, 0.4)}
 

@@ -75,7 +75,7 @@ def test_compile_buckets_by_lane_and_keeps_order():
     table = {3: [(5, 1), (9, 2), (1, 3), (6, -4), (0, 7)], 7: []}
     c = compile_synapses(cfg, table)
     assert c.ptr[3] == (0, 3)          # lane 1 holds neurons 5, 9, 1: three rows
-    assert c.ptr[7] == (3, 0)
+    assert c.ptr[7] == (0, 0)          # no rows: base unused
     lane1 = [(row, grp, w) for row, lane, grp, w in c.entries if lane == 1]
     assert lane1 == [(0, 1, 1), (1, 2, 2), (2, 0, 3)]
     assert c.rows_used == 3

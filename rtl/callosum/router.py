@@ -49,7 +49,8 @@ class Router(wiring.Component):
         m.submodules.validator = val = PacketValidator(cfg)
         wiring.connect(m, wiring.flipped(self.i_l), val.i)
         orphans = Signal(16)
-        m.d.comb += self.errors.eq(val.errors + orphans)
+        total = val.errors + orphans
+        m.d.comb += self.errors.eq(Mux(total > 0xFFFF, 0xFFFF, total))
 
         heads, tails, valids, want, r_ens, datas = [], [], [], [], [], []
         for p in PORTS:
@@ -98,46 +99,65 @@ class Router(wiring.Component):
             heads.append(is_head); tails.append(is_tail); valids.append(valid)
             want.append((target, orphan, in_pkt)); r_ens.append((r_en, moved, orphan))
             datas.append(payload)
-        with m.If(Cat(*(o[1] for o in want)).any() & (orphans != 0xFFFF)):
-            m.d.sync += orphans.eq(orphans + 1)
+        n_orphans = sum(o[1] for o in want)
+        with m.If(orphans + n_orphans <= 0xFFFF):
+            m.d.sync += orphans.eq(orphans + n_orphans)
+        with m.Else():
+            m.d.sync += orphans.eq(0xFFFF)
 
+        # Named per-input signals, so each expression is built once.
+        v_sig = Signal(n)
+        h_sig = Signal(n)
+        t_sig = Signal(n)
+        busy_sig = Signal(n)
+        for i in range(n):
+            m.d.comb += [v_sig[i].eq(valids[i]), h_sig[i].eq(heads[i]), t_sig[i].eq(tails[i]),
+                         busy_sig[i].eq(want[i][2])]
         granted_by = [[] for _ in PORTS]     # per input: transfer conditions
         for o in PORTS:
             out = self.outputs()[o]
-            locked = Signal(name=f"locked_{o.name.lower()}")
-            owner = Signal(range(n), name=f"owner_{o.name.lower()}")
-            prio = Signal(range(n), name=f"prio_{o.name.lower()}")
+            name = o.name.lower()
+            locked = Signal(name=f"locked_{name}")
+            owner = Signal(range(n), name=f"owner_{name}")
+            prio = Signal(range(n), name=f"prio_{name}")
             # Head flits of idle inputs that want this output.
-            req = Cat(*(valids[i] & heads[i] & ~want[i][2] & (want[i][0] == o) for i in range(n)))
-            grant = Signal(range(n), name=f"grant_{o.name.lower()}")
-            found = Signal(name=f"found_{o.name.lower()}")
-            rot = Cat(req, req) >> prio
-            for k in reversed(range(n)):
+            req = Signal(n, name=f"req_{name}")
+            for i in range(n):
+                m.d.comb += req[i].eq(v_sig[i] & h_sig[i] & ~busy_sig[i] & (want[i][0] == o))
+            rot = Signal(n, name=f"rot_{name}")
+            m.d.comb += rot.eq((Cat(req, req) >> prio)[:n])
+            grant = Signal(range(n), name=f"grant_{name}")
+            for k in reversed(range(n)):      # the lowest set bit of rot wins
                 with m.If(rot[k]):
-                    s = prio + k
-                    m.d.comb += [grant.eq(Mux(s >= n, s - n, s)), found.eq(1)]
-            sel = Signal(range(n), name=f"sel_{o.name.lower()}")
-            m.d.comb += sel.eq(Mux(locked, owner, grant))
-            sel_valid = Signal(name=f"sel_valid_{o.name.lower()}")
+                    s_ = prio + k
+                    m.d.comb += grant.eq(Mux(s_ >= n, s_ - n, s_))
+            # A head offered but not taken stays offered (stream rule: the
+            # payload holds until taken), whatever arrives at other inputs.
+            pend = Signal(name=f"pend_{name}")
+            pend_sel = Signal(range(n), name=f"pend_sel_{name}")
+            sel = Signal(range(n), name=f"sel_{name}")
+            m.d.comb += sel.eq(Mux(locked, owner, Mux(pend, pend_sel, grant)))
             with m.Switch(sel):
                 for i in range(n):
                     with m.Case(i):
                         m.d.comb += out.payload.eq(datas[i])
-                        m.d.comb += sel_valid.eq(Mux(locked, valids[i], found))
-            m.d.comb += out.valid.eq(sel_valid)
-            xfer = out.valid & out.ready
+            m.d.comb += out.valid.eq(Mux(locked, v_sig.bit_select(owner, 1), pend | req.any()))
+            xfer = Signal(name=f"xfer_{name}")
+            m.d.comb += xfer.eq(out.valid & out.ready)
+            with m.If(out.valid & ~out.ready & ~locked):
+                m.d.sync += [pend.eq(1), pend_sel.eq(sel)]
+            with m.Elif(xfer):
+                m.d.sync += pend.eq(0)
             for i in range(n):
                 granted_by[i].append(xfer & (sel == i))
+            sel_head, sel_tail = h_sig.bit_select(sel, 1), t_sig.bit_select(sel, 1)
             with m.If(xfer):
-                with m.Switch(sel):
-                    for i in range(n):
-                        with m.Case(i):
-                            with m.If(heads[i] & ~tails[i]):
-                                m.d.sync += [locked.eq(1), owner.eq(i)]
-                            with m.If(tails[i]):
-                                m.d.sync += locked.eq(0)
-                            with m.If(~locked):
-                                m.d.sync += prio.eq(i + 1 if i + 1 < n else 0)
+                with m.If(sel_head & ~sel_tail):
+                    m.d.sync += [locked.eq(1), owner.eq(sel)]
+                with m.If(sel_tail):
+                    m.d.sync += locked.eq(0)
+                with m.If(~locked):
+                    m.d.sync += prio.eq(Mux(sel == n - 1, 0, sel + 1))
         for i in range(n):
             r_en, moved, orphan = r_ens[i]
             go = Signal(name=f"go_{i}")

@@ -216,6 +216,6 @@ class LeftCore(wiring.Component):
 
         # ---- status ----------------------------------------------------------
         pipe_busy = Cat(*(t.valid for t in tags), *e_valids[1:])
-        m.d.comb += self.busy.eq(ld_active | inj_active | pipe_busy.any() | ofifo.r_rdy)
+        m.d.comb += self.busy.eq(ld_active | inj_active | pipe_busy.any() | (ofifo.level != 0))
         return m
 

@@ -128,7 +128,11 @@ class RightCore(wiring.Component):
 
         take_p = p_valid & (rg_left <= 1)
         inp = self.i_in.payload
-        cfg_wants = self.i_cfg.valid
+        resp_valid = Signal()
+        rd_pending = Signal()
+        # A config request pre-empts events only if it can be served once the
+        # event pipeline drains (not while a read answer waits to be taken).
+        cfg_wants = self.i_cfg.valid & ~resp_valid & ~rd_pending
         run_ok = (phase == RUN) & ~cfg_wants
         is_tick = inp.kind == InKind.TICK
         # Events enter when the pointer slot frees; a tick waits for the
@@ -182,8 +186,10 @@ class RightCore(wiring.Component):
             ]
         spike_mask = Cat(*(lane.spike for lane in lanes))
 
-        # Spike masks of whole groups; deep enough that the update never waits.
-        m.submodules.spikes = sfifo = fifo.SyncFIFOBuffered(width=GB + NL, depth=max(G, 2))
+        # Spike masks of whole groups; every group of a step fits (the
+        # buffered FIFO keeps depth-1 entries in memory plus its output
+        # register), so the update never waits and nothing is dropped.
+        m.submodules.spikes = sfifo = fifo.SyncFIFOBuffered(width=GB + NL, depth=G + 1)
         m.d.comb += [sfifo.w_data.eq(Cat(u3_group, spike_mask)),
                      sfifo.w_en.eq(u3_valid & spike_mask.any())]
 
@@ -193,9 +199,7 @@ class RightCore(wiring.Component):
         offset = req.addr[:REGION_SHIFT]
         lane_sel = offset[:LANE_BITS]
         index = offset[LANE_BITS:]
-        resp_valid = Signal()
         resp_data = Signal(32)
-        rd_pending = Signal()
         rd_region = Signal(4)
         rd_lane = Signal(LANE_BITS)
         rd_reg = Signal(32)          # register reads are answered from here

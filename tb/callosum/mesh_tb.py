@@ -48,6 +48,8 @@ class MeshTB:
         self._in_valid = 0
         self._out_ready = 0
         self._in_data = 0
+        self._held = 0          # nodes whose output flit was offered but not taken
+        self._held_data = 0
 
     def node(self, x, y):
         return y * self.W + x
@@ -107,6 +109,21 @@ class MeshTB:
             out_valid = dut.out_valid.value.to_unsigned()
             taken = self._in_valid & in_ready
             got = out_valid & self._out_ready
+            # Stream rule at every sink: a flit offered and not taken stays
+            # offered, unchanged.
+            if self._held:
+                assert out_valid & self._held == self._held, (
+                    f"cycle {self.cycle}: o_local valid dropped before the flit was taken "
+                    f"(nodes {self._held & ~out_valid:#x}; replay: SEED={self.seed})")
+                now = dut.out_data.value.to_unsigned()
+                for i in range(self.N):
+                    if self._held >> i & 1:
+                        assert (now >> (i * lw)) & mask == (self._held_data >> (i * lw)) & mask, (
+                            f"cycle {self.cycle}: node {self.xy(i)} changed its offered flit "
+                            f"before it was taken (replay: SEED={self.seed})")
+            self._held = out_valid & ~self._out_ready
+            if self._held:
+                self._held_data = dut.out_data.value.to_unsigned()
             if taken:
                 for i in range(self.N):
                     if taken >> i & 1:
@@ -120,12 +137,15 @@ class MeshTB:
                         self._receive(i, (out_data >> (i * lw)) & mask)
             if generate is not None:
                 generate(self)
-            # Drive the next cycle.
+            # Drive the next cycle. A flit offered and not taken stays
+            # offered; otherwise a queued flit is offered unless the idle
+            # pattern inserts a gap.
             valid = 0
             data = 0
+            waiting = self._in_valid & ~taken
             for i in range(self.N):
                 q = self.queues[i]
-                if q and not (self.idle_p and rng.random() < self.idle_p):
+                if q and (waiting >> i & 1 or not (self.idle_p and rng.random() < self.idle_p)):
                     valid |= 1 << i
                     data |= q[0][0] << (i * lw)
             if valid != self._in_valid:

@@ -13,7 +13,7 @@ from sw_model import right_stream as host
 from sw_model.right import RightCoreModel
 from tb.common.seed import test_seed
 from tb.right.network import random_params, random_table, random_trains
-from tb.right.right_tb import RightTB
+from tb.right.right_tb import RightTB, pack_cfg
 
 
 async def setup(dut):
@@ -33,9 +33,10 @@ def golden(cfg, params, table, wexp):
     return model
 
 
-async def run_and_check(tb, model, trains, label):
+async def run_and_check(tb, model, trains, label, reads_pending=0):
     """Queue every step, then compare each step's spikes, the final state and
-    the error counter with the golden model."""
+    the error counter with the golden model. ``reads_pending`` register-ID
+    reads were queued before and are answered in between."""
     for events in trains:
         tb.submit_step(events)
     for t, events in enumerate(trains):
@@ -43,6 +44,8 @@ async def run_and_check(tb, model, trains, label):
         got = await tb.collect_step()
         assert got == expect, (f"{label} step {t}: spikes {got}, expected {expect} "
                                f"(replay: SEED={tb.seed})")
+    for _ in range(reads_pending):
+        assert await tb.cfg_resp.recv() == host.ID_WORD
     u, v, ref = await tb.read_state()
     st = model.state()
     for name, g, e in (("u", u, st["u"]), ("v", v, st["v"]), ("ref", ref, st["ref"])):
@@ -67,7 +70,10 @@ async def random_network(dut):
     await tb.load(params, table, wexp)
     model = golden(cfg, params, table, wexp)
     trains = random_trains(cfg, rng, int(os.environ.get("TB_STEPS", "120")), rate=0.08, bad_rate=0.05)
-    steps = await run_and_check(tb, model, trains, "random network")
+    # Register reads race the steps on the config port; the answers are
+    # collected afterwards, so a pending answer must not hold events back.
+    tb.cfg_req.send(pack_cfg(False, host.addr(host.REGS, host.REG_ID)) for _ in range(20))
+    steps = await run_and_check(tb, model, trains, "random network", reads_pending=20)
     assert steps == len(trains)
     await tb.drained()
 
