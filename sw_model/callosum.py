@@ -29,10 +29,10 @@ Pure Python on ints; it is usable on its own.
 
 from __future__ import annotations
 
-import operator
 from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
+from ._checks import int_scalar
 
 DEFAULT_FLIT_WIDTH = 32
 MIN_FLIT_WIDTH, MAX_FLIT_WIDTH = 24, 128
@@ -92,14 +92,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 # validation helpers
 
-def _int_scalar(name, x, lo, hi):
-    try:
-        val = operator.index(x)
-    except TypeError:
-        raise ValueError(f"{name} = {x!r}: must be an integer in {lo}..{hi}") from None
-    if isinstance(x, bool) or not lo <= val <= hi:
-        raise ValueError(f"{name} = {x!r}: out of range, allowed {lo}..{hi}")
-    return val
+_int_scalar = int_scalar
 
 
 def _check_width(flit_width):

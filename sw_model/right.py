@@ -36,9 +36,9 @@ Everything is vectorised over NumPy int64 arrays; it is usable on its own.
 
 from __future__ import annotations
 
-import operator
 
 import numpy as np
+from ._checks import int_scalar
 
 UV_LIMIT = 1 << 23                 # u wraps into (-2**23, 2**23]
 V_MIN, V_MAX = -(UV_LIMIT - 1), UV_LIMIT - 1
@@ -88,14 +88,7 @@ def _param(name, x):
     return _int_array(name, x, lo, hi)
 
 
-def _int_scalar(name, x, lo, hi):
-    try:
-        val = operator.index(x)
-    except TypeError:
-        raise ValueError(f"{name} = {x!r}: must be an integer in {lo}..{hi}") from None
-    if isinstance(x, bool) or not lo <= val <= hi:
-        raise ValueError(f"{name} = {x!r}: out of range, allowed {lo}..{hi}")
-    return val
+_int_scalar = int_scalar
 
 
 # --------------------------------------------------------------------------

@@ -162,3 +162,18 @@ def _tail(log, lines=30) -> str:
 def _pythonpath() -> str:
     parts = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return os.pathsep.join(dict.fromkeys(parts))
+
+
+#: Stream patterns every bench is crossed with: (idle probability at the
+#: sources, back-pressure probability at the sinks).
+PATTERNS = {"free": (0.0, 0.0), "idle": (0.5, 0.0), "bp": (0.0, 0.6), "both": (0.4, 0.4)}
+
+
+def run_matrix_point(unit, test_module, sections, config_name, pattern):
+    """One (config, pattern) point of a unit's bench matrix, for pytest."""
+    from rtl.config import HemiConfig
+
+    cfg = HemiConfig.from_dict(sections, name=f"test-{config_name}")
+    idle, bp = PATTERNS[pattern]
+    Bench(unit, cfg).run(test_module, name=pattern,
+                         env={"TB_IDLE": str(idle), "TB_BACKPRESSURE": str(bp)})

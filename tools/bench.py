@@ -165,6 +165,17 @@ def plot_callosum(result, path):
     plt.close(fig)
 
 
+def print_bars(bars) -> bool:
+    """Print each bar's verdict; True if all are met."""
+    ok = True
+    for name, b in bars.items():
+        if isinstance(b, dict):
+            print(f"bar {name}: {'met' if b['met'] else 'MISSED'} "
+                  f"({', '.join(f'{k}={v}' for k, v in b.items() if k != 'met')})")
+            ok &= b["met"]
+    return ok
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="only the 8 x 8 runs")
@@ -192,11 +203,7 @@ def main(argv=None):
         print(f"{r['activity']:>8.2f} {r['input_events']:>7} {r['synaptic_ops']:>7} {r['cycles']:>7} "
               f"{r['integrate_cycles']:>7} {r['update_cycles']:>7} {r['update_cycles_per_step']:>8.1f} "
               f"{r['sops_per_cycle']:>8.3f} {r['output_spikes']:>6}")
-    for name, b in right["bars"].items():
-        if isinstance(b, dict):
-            print(f"bar {name}: {'met' if b['met'] else 'MISSED'} "
-                  f"({', '.join(f'{k}={v}' for k, v in b.items() if k != 'met')})")
-            ok &= b["met"]
+    ok &= print_bars(right["bars"])
     print(f"wrote {path}\n")
 
     cal = bench_callosum()
@@ -210,11 +217,7 @@ def main(argv=None):
     for c in cal["curves"]:
         print(f"{c['pattern']:>10} {c['packet_flits']:>5} {c['offered']:>7.2f} {c['accepted']:>8.3f} "
               f"{c['avg_latency']:>8.1f} {c['p99_latency']:>5} {c['lost']:>4}")
-    for name, b in cal["bars"].items():
-        if isinstance(b, dict):
-            print(f"bar {name}: {'met' if b['met'] else 'MISSED'} "
-                  f"({', '.join(f'{k}={v}' for k, v in b.items() if k != 'met')})")
-            ok &= b["met"]
+    ok &= print_bars(cal["bars"])
     print(f"wrote {path} and {plot}")
     return 0 if ok else 1
 

@@ -9,7 +9,7 @@ import random
 import cocotb
 
 from sw_model import callosum as net
-from tb.common.seed import test_seed
+from tb.common.seed import patterns_from_env, test_seed
 from tb.callosum.mesh_tb import MeshTB
 
 DRAIN_BOUND = 4000   # cycles after injection stops by which all must arrive
@@ -19,8 +19,7 @@ async def setup(dut):
     tb = MeshTB(dut)
     tb.seed = test_seed(dut._log)
     tb.rng = random.Random(tb.seed)
-    tb.idle_p = float(os.environ.get("TB_IDLE", "0"))
-    tb.bp_p = float(os.environ.get("TB_BACKPRESSURE", "0"))
+    tb.idle_p, tb.bp_p = patterns_from_env()
     await tb.reset()
     return tb
 

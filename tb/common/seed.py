@@ -14,3 +14,8 @@ def test_seed(log=None) -> int:
     else:
         print(msg)
     return seed
+
+
+def patterns_from_env():
+    """(idle, back-pressure) probabilities a bench run was started with."""
+    return float(os.environ.get("TB_IDLE", "0")), float(os.environ.get("TB_BACKPRESSURE", "0"))

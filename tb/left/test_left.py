@@ -13,7 +13,7 @@ import numpy as np
 
 from sw_model.left import INT32_MAX, INT32_MIN
 from sw_model.left_stream import Command, plan_gemm
-from tb.common.seed import test_seed
+from tb.common.seed import patterns_from_env, test_seed
 from tb.left.left_tb import LeftTB
 
 
@@ -21,8 +21,7 @@ async def setup(dut):
     tb = LeftTB(dut)
     seed = tb.seed = test_seed(dut._log)
     rng = random.Random(seed)
-    tb.set_patterns(float(os.environ.get("TB_IDLE", "0")),
-                    float(os.environ.get("TB_BACKPRESSURE", "0")), rng)
+    tb.set_patterns(*patterns_from_env(), rng)
     await tb.reset()
     return tb, rng, np.random.default_rng(seed)
 

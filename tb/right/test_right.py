@@ -11,7 +11,7 @@ import numpy as np
 
 from sw_model import right_stream as host
 from sw_model.right import RightCoreModel
-from tb.common.seed import test_seed
+from tb.common.seed import patterns_from_env, test_seed
 from tb.right.network import random_params, random_table, random_trains
 from tb.right.right_tb import RightTB, pack_cfg
 
@@ -20,8 +20,7 @@ async def setup(dut):
     tb = RightTB(dut)
     seed = tb.seed = test_seed(dut._log)
     rng = random.Random(seed)
-    tb.set_patterns(float(os.environ.get("TB_IDLE", "0")),
-                    float(os.environ.get("TB_BACKPRESSURE", "0")), rng)
+    tb.set_patterns(*patterns_from_env(), rng)
     await tb.reset()
     return tb, np.random.default_rng(seed)
 
