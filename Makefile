@@ -9,12 +9,13 @@ STAMP   := $(VENV)/.hemi-installed
 CONFIG  ?= configs/default.toml
 JOBS    ?= auto
 
-.PHONY: all venv demo test sim unit verilog lint bench clean distclean help
+.PHONY: all venv demo demo-gemm test sim unit verilog lint bench clean distclean help
 
 all: test
 
 help:
-	@echo "make demo      run a GEMM through the generated left core in Verilator"
+	@echo "make demo      the hybrid digits network on the RTL cores (ARGS=--all: whole test split)"
+	@echo "make demo-gemm a quantized GEMM through the left core in Verilator"
 	@echo "make test      the whole suite (unit tests + cocotb benches), pytest -n $(JOBS)"
 	@echo "make sim       the cocotb/Verilator benches only"
 	@echo "make unit      the fast Python/Amaranth tests only"
@@ -32,6 +33,9 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m tools.demo --config $(CONFIG) $(ARGS)
+
+demo-gemm: $(STAMP)
+	$(PY) -m tools.demo_gemm --config $(CONFIG) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests
