@@ -12,9 +12,10 @@ ships inside the package: no download). A float MLP 64 -> hidden (ReLU) ->
 * the rate bridge turns the hidden vector into spikes over ``steps`` steps;
 * layer 2 runs on a right core as non-leaky integrate-and-fire neurons
   (du = 4095: the current is this step's input only; dv = 0: no leak), int8
-  synapse weights, the layer bias as the neuron bias, and one threshold
-  chosen so a confident answer spikes on roughly half the steps; the class is
-  the neuron with the most spikes.
+  synapse weights, the layer bias as the neuron bias, and one threshold set
+  from the training logits (the winning neuron typically spikes on a third
+  of the steps, since a spike resets v to 0); the class is the neuron with
+  the most spikes.
 
 ``python -m host.digits`` trains, reports float and golden-model accuracy on
 the held-out test split, and saves the quantized network.
@@ -95,7 +96,9 @@ def train(data: DigitsData, hidden=64, steps=32, seed=0, fire_fraction=0.5) -> t
     bias1 = np.rint(b1 / (s_x * s_w1)).astype(np.int64)
     h_train = np.maximum(xf @ W1 + b1, 0)
     s_h = max(np.percentile(h_train, 99.9), 1e-6) / 127.0
-    mults, shifts = zip(*(quantize_multiplier(s_x * s / s_h) for s in s_w1))
+    # A dead hidden unit (all-zero weights) gets multiplier 0: its output is 0.
+    mults, shifts = zip(*(quantize_multiplier(s_x * s / s_h) if s_x * s / s_h > 2.0 ** -32 else (0, 0)
+                          for s in s_w1))
 
     # Layer 2: hidden rate ~ h_q / 128 per step, w2 ~ w2q * s_w2.
     wexp = 0

@@ -6,8 +6,11 @@ packets created during the measurement window are timed from creation to the
 arrival of their tail (source queueing included); accepted throughput is the
 flits delivered during the window per node per cycle. Generation then stops
 and the network must drain: every packet is checked by the golden model's
-scoreboard (delivered exactly once, intact, in order), so "lost" and
-"duplicated" are measured, not assumed. Results go to HEMI_BENCH_OUT.
+scoreboard, which stops the bench at once on a duplicate, a corrupted or
+misdelivered packet or one out of order; "lost" counts the packets still
+outstanding after the drain (any makes the bench fail), "duplicated" stays 0
+because a duplicate would already have failed it. Results go to
+HEMI_BENCH_OUT.
 """
 
 import json

@@ -65,23 +65,28 @@ async def lif_layer(dut):
         tb.write_all(fresh)
         await tb.cfg_req.wait_drained()
         golden.reset()
+        traced = idx == trace_index
         counts = np.zeros(net.classes, dtype=np.int64)
-        start = tb.cycles.now
         before = [await tb.reg(r) for r in regs]
+        start = tb.cycles.now
         for t, events in enumerate(events_per_step(rate_encode(h, net.steps))):
-            if idx == trace_index:
+            if traced:
                 mark = [await tb.reg(r) for r in regs]
+                step_start = tb.cycles.now
             tb.submit_step(events)
             got = await tb.collect_step()
             expect = golden.step(events).tolist()
             assert got == expect, f"image {idx} step {t}: spikes {got}, golden {expect}"
             counts[got] += 1
-            if idx == trace_index:
+            if traced:
+                step_end = tb.spikes.last_cycle
                 after = [await tb.reg(r) for r in regs]
                 trace.append({"step": t, "events": len(events), "spikes": got,
+                              "start": step_start - start, "end": step_end - start,
                               "integrate": after[0] - mark[0], "update": after[1] - mark[1]})
+        end = tb.spikes.last_cycle
         after = [await tb.reg(r) for r in regs]
-        results.append({"counts": counts.tolist(), "cycles": tb.cycles.now - start,
+        results.append({"counts": counts.tolist(), "cycles": end - start + 1, "traced": traced,
                         "integrate": after[0] - before[0], "update": after[1] - before[1]})
     with open(os.environ["HEMI_OUT"], "w") as f:
         json.dump({"images": results, "trace": trace}, f)
