@@ -1,0 +1,105 @@
+"""Left-to-right bridge: an int8 activation vector becomes spike events, one
+time step at a time, bit-exact with ``sw_model.bridges.rate_encode``.
+
+Each element keeps an accumulator (starting at 0 when a vector is loaded);
+per step it adds the element's value (negative values add 0) and, once the
+accumulator reaches 128, the element spikes and 128 is taken off.
+
+Ports:
+
+* ``i_vec``: the vector, one element per beat (``value``), ``last`` on the
+  final element; loading resets every accumulator. Taken only between steps;
+  elements beyond ``elements`` are ignored.
+* ``i_step``: one beat asks for the next step's events.
+* ``o_event``: that step's spiking element ids, increasing, then one beat
+  with ``end`` set.
+
+The scan reads one element per cycle from a ``lib.memory`` and writes its
+accumulator back; a spike waiting on ``o_event`` holds the scan.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+THRESHOLD = 128
+
+
+class RateEncoder(wiring.Component):
+    def __init__(self, elements):
+        if not 1 <= elements <= 4096:
+            self._MustUse__silence = True    # never elaborated: no unused warning
+            raise ValueError(f"RateEncoder: elements = {elements}: allowed 1..4096")
+        self.elements = elements
+        super().__init__({
+            "i_vec": In(stream.Signature(data.StructLayout({"value": signed(8), "last": unsigned(1)}))),
+            "i_step": In(stream.Signature(unsigned(1))),
+            "o_event": Out(stream.Signature(data.StructLayout({"axon": unsigned(16), "end": unsigned(1)}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        E = self.elements
+        entry = data.StructLayout({"value": unsigned(7), "acc": unsigned(8)})
+        m.submodules.mem = mem = Memory(shape=entry, depth=E, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port()
+
+        count = Signal(range(E + 1))       # elements in the loaded vector
+        load_idx = Signal(range(E + 1))
+        scanning = Signal()
+        scan_idx = Signal(range(E + 1))    # next element to read
+        s1_valid = Signal()                # rp.data holds element s1_idx
+        s1_idx = Signal(range(E + 1))
+        ending = Signal()                  # the end beat is on offer
+
+        new_acc = Signal(9)
+        m.d.comb += new_acc.eq(rp.data.acc + rp.data.value)
+        fire = s1_valid & (new_acc >= THRESHOLD)
+        stall = fire & ~self.o_event.ready
+        advance = ~stall
+
+        # Loading: negative values are stored as 0 (they never add).
+        vec = self.i_vec.payload
+        # Elements past ``elements`` are taken and ignored.
+        m.d.comb += self.i_vec.ready.eq(~scanning & ~ending)
+        taking = self.i_vec.valid & self.i_vec.ready
+        loading = taking & (load_idx < E)
+
+        # Scan pipeline: read element scan_idx, then update it one cycle later.
+        issue = scanning & (scan_idx < count) & advance
+        m.d.comb += [rp.addr.eq(scan_idx), rp.en.eq(issue | ~scanning)]
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(issue), s1_idx.eq(scan_idx)]
+            with m.If(issue):
+                m.d.sync += scan_idx.eq(scan_idx + 1)
+
+        with m.If(loading):
+            m.d.comb += [wp.addr.eq(load_idx), wp.en.eq(1),
+                         wp.data.value.eq(Mux(vec.value < 0, 0, vec.value)), wp.data.acc.eq(0)]
+        with m.Else():
+            m.d.comb += [wp.addr.eq(s1_idx), wp.en.eq(s1_valid & advance),
+                         wp.data.value.eq(rp.data.value),
+                         wp.data.acc.eq(Mux(fire, new_acc - THRESHOLD, new_acc))]
+        with m.If(taking):
+            m.d.sync += load_idx.eq(Mux(vec.last, 0, Mux(load_idx < E, load_idx + 1, load_idx)))
+            with m.If(vec.last):
+                m.d.sync += count.eq(Mux(load_idx < E, load_idx + 1, E))
+
+        m.d.comb += self.i_step.ready.eq(~scanning & ~ending & ~self.i_vec.valid)
+        with m.If(self.i_step.valid & self.i_step.ready):
+            m.d.sync += [scanning.eq(1), scan_idx.eq(0)]
+        with m.If(scanning & (scan_idx == count) & ~s1_valid):
+            m.d.sync += [scanning.eq(0), ending.eq(1)]
+        with m.If(scanning & (scan_idx == count) & s1_valid & advance):
+            m.d.sync += [scanning.eq(0), ending.eq(1)]
+
+        m.d.comb += [
+            self.o_event.valid.eq(fire | ending),
+            self.o_event.payload.axon.eq(Mux(fire, s1_idx, 0)),
+            self.o_event.payload.end.eq(~fire & ending),
+        ]
+        with m.If(ending & ~fire & self.o_event.ready):
+            m.d.sync += ending.eq(0)
+        return m
