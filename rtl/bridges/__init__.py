@@ -1,5 +1,6 @@
 """Hemisphere bridges: activations to spikes (rate encoder) and back."""
 
 from .rate_encoder import RateEncoder
+from .spike_counter import SpikeCounter
 
-__all__ = ["RateEncoder"]
+__all__ = ["RateEncoder", "SpikeCounter"]

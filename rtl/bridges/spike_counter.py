@@ -1,0 +1,93 @@
+"""Right-to-left bridge: spike counts over a window of time steps become an
+int8 vector, bit-exact with ``sw_model.bridges.counts_to_int8``.
+
+``i_spike`` takes the right core's ``o_spike`` stream unchanged: neuron ids,
+and a ``done`` beat closing each step. After ``window`` done beats the
+counts of neurons ``0..neurons-1`` leave on ``o_vec`` (one element per beat,
+saturated at 127, ``last`` on the final one) and every count restarts at 0.
+Spikes wait while the vector is sent, and for ``neurons`` cycles after a
+reset while every count is zeroed. Ids ``>= neurons`` are ignored.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+
+class SpikeCounter(wiring.Component):
+    def __init__(self, neurons):
+        if not 1 <= neurons <= 4096:
+            self._MustUse__silence = True    # never elaborated: no unused warning
+            raise ValueError(f"SpikeCounter: neurons = {neurons}: allowed 1..4096")
+        self.neurons = neurons
+        super().__init__({
+            "i_spike": In(stream.Signature(data.StructLayout({"neuron": unsigned(16), "done": unsigned(1)}))),
+            "o_vec": Out(stream.Signature(data.StructLayout({"value": signed(8), "last": unsigned(1)}))),
+            "window": In(8),      # steps per window, 1..255 (0 acts as 1)
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        N = self.neurons
+        m.submodules.mem = mem = Memory(shape=unsigned(7), depth=N, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port(transparent_for=(wp,))
+
+        steps = Signal(8)
+        emitting = Signal()
+        clearing = Signal(init=1)         # after a reset: zero every count first
+        clr_idx = Signal(range(N + 1))
+        idx = Signal(range(N + 1))        # emit/clear position (next to read)
+        e_valid = Signal()                # rp.data holds element e_idx
+        e_idx = Signal(range(N + 1))
+
+        spike = self.i_spike.payload
+        m.d.comb += self.i_spike.ready.eq(~emitting & ~clearing)
+        take = self.i_spike.valid & self.i_spike.ready
+        count_it = take & ~spike.done & (spike.neuron < N)
+
+        # Counting: read the neuron's count now, write count + 1 next cycle.
+        c_valid = Signal()
+        c_idx = Signal(range(N + 1))
+        m.d.sync += [c_valid.eq(count_it), c_idx.eq(spike.neuron)]
+
+        # Emitting: read element idx, offer it the next cycle, clear it as it goes.
+        out_taken = self.o_vec.valid & self.o_vec.ready
+        advance = ~e_valid | out_taken
+        issue = emitting & (idx < N) & advance
+        with m.If(emitting):
+            m.d.comb += [rp.addr.eq(idx), rp.en.eq(issue)]
+        with m.Else():
+            m.d.comb += [rp.addr.eq(spike.neuron), rp.en.eq(count_it)]
+        with m.If(advance):
+            m.d.sync += [e_valid.eq(issue), e_idx.eq(idx)]
+            with m.If(issue):
+                m.d.sync += idx.eq(idx + 1)
+
+        with m.If(clearing):
+            m.d.comb += [wp.addr.eq(clr_idx), wp.en.eq(1), wp.data.eq(0)]
+            m.d.sync += clr_idx.eq(clr_idx + 1)
+            with m.If(clr_idx == N - 1):
+                m.d.sync += clearing.eq(0)
+        with m.Elif(c_valid):
+            m.d.comb += [wp.addr.eq(c_idx), wp.en.eq(1),
+                         wp.data.eq(Mux(rp.data == 127, 127, rp.data + 1))]
+        with m.Elif(out_taken):
+            m.d.comb += [wp.addr.eq(e_idx), wp.en.eq(1), wp.data.eq(0)]
+
+        m.d.comb += [
+            self.o_vec.valid.eq(e_valid),
+            self.o_vec.payload.value.eq(rp.data),
+            self.o_vec.payload.last.eq(e_idx == N - 1),
+        ]
+
+        window = Mux(self.window == 0, 1, self.window)
+        with m.If(take & spike.done):
+            with m.If(steps + 1 >= window):
+                m.d.sync += [steps.eq(0), emitting.eq(1), idx.eq(0)]
+            with m.Else():
+                m.d.sync += steps.eq(steps + 1)
+        with m.If(out_taken & (e_idx == N - 1)):
+            m.d.sync += emitting.eq(0)
+        return m
