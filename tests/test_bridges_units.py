@@ -90,12 +90,19 @@ def run_counter(neurons, window, steps_spikes, rng):
         ctx.set(dut.window, window)
         current = []
 
-        async def pump_output():
+        async def cycle():
+            """One clock with random output back-pressure; collects o_vec."""
+            nonlocal current
             ready = rng.random() < 0.6
             ctx.set(dut.o_vec.ready, int(ready))
             valid = ctx.get(dut.o_vec.valid)
             payload = ctx.get(dut.o_vec.payload)
-            return valid and ready, payload
+            await ctx.tick()
+            if valid and ready:
+                current.append(payload.value)
+                if payload.last:
+                    vectors.append(current)
+                    current = []
 
         for spikes in steps_spikes:
             for beat in [{"neuron": n, "done": 0} for n in spikes] + [{"neuron": 0, "done": 1}]:
@@ -103,24 +110,12 @@ def run_counter(neurons, window, steps_spikes, rng):
                 ctx.set(dut.i_spike.payload, beat)
                 while True:
                     ready_in = ctx.get(dut.i_spike.ready)
-                    got, payload = await pump_output()
-                    await ctx.tick()
-                    if got:
-                        current.append(payload.value)
-                        if payload.last:
-                            vectors.append(current)
-                            current = []
+                    await cycle()
                     if ready_in:
                         break
             ctx.set(dut.i_spike.valid, 0)
         for _ in range(4 * neurons + 20):
-            got, payload = await pump_output()
-            await ctx.tick()
-            if got:
-                current.append(payload.value)
-                if payload.last:
-                    vectors.append(current)
-                    current = []
+            await cycle()
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

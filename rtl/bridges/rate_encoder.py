@@ -23,14 +23,14 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ._check import check_size
+
 THRESHOLD = 128
 
 
 class RateEncoder(wiring.Component):
     def __init__(self, elements):
-        if not 1 <= elements <= 4096:
-            self._MustUse__silence = True    # never elaborated: no unused warning
-            raise ValueError(f"RateEncoder: elements = {elements}: allowed 1..4096")
+        check_size(self, "elements", elements, 1, 4096)
         self.elements = elements
         super().__init__({
             "i_vec": In(stream.Signature(data.StructLayout({"value": signed(8), "last": unsigned(1)}))),

@@ -14,12 +14,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ._check import check_size
+
 
 class SpikeCounter(wiring.Component):
     def __init__(self, neurons):
-        if not 1 <= neurons <= 4096:
-            self._MustUse__silence = True    # never elaborated: no unused warning
-            raise ValueError(f"SpikeCounter: neurons = {neurons}: allowed 1..4096")
+        check_size(self, "neurons", neurons, 1, 4096)
         self.neurons = neurons
         super().__init__({
             "i_spike": In(stream.Signature(data.StructLayout({"neuron": unsigned(16), "done": unsigned(1)}))),
