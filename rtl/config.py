@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ConfigError", "LeftConfig", "RightConfig", "CallosumConfig", "HemiConfig", "load_config", "CONFIG_DIR"]
+__all__ = ["ConfigError", "load_config_cli", "LeftConfig", "RightConfig", "CallosumConfig", "HemiConfig", "load_config", "CONFIG_DIR"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -162,3 +162,13 @@ def load_config(path: str | Path | None = None) -> HemiConfig:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     return HemiConfig.from_dict(data, name=path.stem)
+
+
+def load_config_cli(path=None) -> HemiConfig:
+    """``load_config`` for command-line tools: a bad config prints its one-line
+    message and exits with status 2, never a traceback."""
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

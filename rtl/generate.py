@@ -8,7 +8,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from .config import ConfigError, load_config
+from .config import load_config_cli
 
 UNITS = {
     # unit name -> (top module name, factory(HemiConfig))
@@ -41,11 +41,7 @@ def main(argv=None):
     ap.add_argument("--unit", choices=sorted(UNITS), action="append",
                     help="unit(s) to generate (default: all)")
     args = ap.parse_args(argv)
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = load_config_cli(args.config)
     for unit in args.unit or sorted(UNITS):
         path = generate(unit, cfg, Path(args.out))
         print(f"wrote {path} ({cfg.name})")

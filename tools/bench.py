@@ -33,7 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rtl.config import HemiConfig, load_config
+from rtl.config import HemiConfig
 from tb.sim import ROOT, Bench
 
 BENCH_DIR = ROOT / "build" / "bench"

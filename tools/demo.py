@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from host.digits import load_digits_split, train
-from rtl.config import ConfigError, load_config
-from sw_model.hybrid import HybridNet
+from rtl.config import load_config_cli
 from tb.sim import ROOT, Bench
 
 OUT_DIR = ROOT / "build" / "demo"
@@ -152,11 +151,7 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true", help="run the whole test split on the RTL")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = load_config_cli(args.config)
     t0 = time.monotonic()
     net, data, float_acc = get_net(args.seed)
     if net.hidden > cfg.right.axons or net.classes > cfg.right.neurons:

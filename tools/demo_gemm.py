@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rtl.config import ConfigError, load_config
+from rtl.config import load_config_cli
 from tb.sim import Bench
 
 
@@ -23,14 +23,11 @@ def main(argv=None):
     ap.add_argument("--config", default=None, help="config TOML (default: configs/default.toml)")
     ap.add_argument("--shape", default="64x200x50", help="MxKxN of the GEMM (default 64x200x50)")
     args = ap.parse_args(argv)
+    cfg = load_config_cli(args.config)
     try:
-        cfg = load_config(args.config)
         M, K, N = (int(x) for x in args.shape.lower().split("x"))
         if min(M, K, N) < 1:
             raise ValueError
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except ValueError:
         print(f"error: --shape {args.shape!r}: expected MxKxN with positive integers", file=sys.stderr)
         return 2

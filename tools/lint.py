@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rtl.config import ConfigError, load_config
+from rtl.config import load_config_cli
 from rtl.generate import UNITS, generate
 from tb.sim import ROOT, setup_verilator_env
 
@@ -28,11 +28,7 @@ def main(argv=None):
     ap.add_argument("--config", default=None)
     ap.add_argument("--out", default="build/rtl")
     args = ap.parse_args(argv)
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = load_config_cli(args.config)
     failed = 0
     for unit, (top, _) in sorted(UNITS.items()):
         path = generate(unit, cfg, Path(args.out))

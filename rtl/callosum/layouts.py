@@ -6,30 +6,26 @@ A flit on a link is ``{kind, data}``: kind bit 0 marks a head, bit 1 a tail
 number of flits that follow (0..15), and a payload in the remaining bits.
 """
 
-import enum as py_enum
-
 from amaranth.hdl import unsigned
 from amaranth.lib import data, enum
 
-BODY, HEAD, TAIL, SINGLE = 0, 1, 2, 3
-HEADER_BITS = 19
+from sw_model import callosum as _golden
+
+# One source of truth: flit kinds, packet types and port numbers are the
+# golden model's (sw_model/callosum.py); the RTL only gives them shapes.
+BODY, HEAD, TAIL, SINGLE = _golden.BODY, _golden.HEAD, _golden.TAIL, _golden.SINGLE
+HEADER_BITS = _golden.PAYLOAD_OFFSET   # 19: the head fields before the payload
+
+def _packet_type():
+    """``sw_model.callosum.PacketType`` as an Amaranth enum of shape 3."""
+    ns = enum.EnumType.__prepare__("PacketType", (enum.Enum,))
+    for t in _golden.PacketType:
+        ns[t.name] = t.value
+    return enum.EnumType("PacketType", (enum.Enum,), ns, shape=3)
 
 
-class PacketType(enum.Enum, shape=3):
-    SPIKE = 0
-    ACTIVATION = 1
-    WEIGHTS = 2
-    CONFIG_WRITE = 3
-    CONFIG_READ = 4
-    READ_RESPONSE = 5
-
-
-class Port(py_enum.IntEnum):
-    N = 0   # towards y - 1
-    E = 1   # towards x + 1
-    S = 2   # towards y + 1
-    W = 3   # towards x - 1
-    L = 4   # the local node
+PacketType = _packet_type()
+Port = _golden.Port   # N (y - 1), E (x + 1), S (y + 1), W (x - 1), L (local)
 
 
 def link_layout(flit_width):

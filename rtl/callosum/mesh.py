@@ -1,8 +1,8 @@
 """The callosum mesh: W x H routers joined by valid/ready links, a local
 flit port per node, and a flattened wrapper for the benches."""
 
-from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import link_layout

@@ -13,7 +13,7 @@ A flit leaves the FIFO it was written into one cycle later, through the
 crossbar into the next router's FIFO in the same cycle: one cycle per hop.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -28,7 +28,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .layouts import BODY, HEAD, SINGLE, TAIL, head_layout, link_layout
+from .layouts import BODY, SINGLE, TAIL, head_layout, link_layout
 
 IDLE, IN_PACKET, DISCARD = range(3)
 

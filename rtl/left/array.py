@@ -16,7 +16,7 @@ tile that used it entered, whatever ``cols`` is, and a tile of M rows costs
 max(M, rows) cycles. Every register advances only on ``en``.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 

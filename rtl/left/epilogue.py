@@ -10,7 +10,7 @@ Per lane, over four enable-gated stages (bit-exact with sw_model.left):
    ``[relu ? zero_point : -128, 127]``; in RAW mode the lane is ``v``.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -14,10 +14,11 @@ from collections import deque
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import RisingEdge
 
 from rtl.config import load_config
 from sw_model import callosum as net
+from tb.common.streams import reset
 
 
 class MeshTB:
@@ -51,6 +52,10 @@ class MeshTB:
         self._held = 0          # nodes whose output flit was offered but not taken
         self._held_data = 0
 
+    def set_patterns(self, idle, backpressure, rng):
+        """Random idle cycles at every source, random back-pressure at every sink."""
+        self.idle_p, self.bp_p, self.rng = idle, backpressure, rng
+
     def node(self, x, y):
         return y * self.W + x
 
@@ -61,10 +66,7 @@ class MeshTB:
         self.dut.in_valid.value = 0
         self.dut.out_ready.value = 0
         self.dut.in_data.value = 0
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await reset(self.dut)
 
     # ---- traffic -------------------------------------------------------------
     def inject_packet(self, packet, timed=False):

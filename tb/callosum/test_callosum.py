@@ -4,12 +4,11 @@ source-destination pair; malformed packets are dropped and counted; the
 network drains."""
 
 import os
-import random
 
 import cocotb
 
 from sw_model import callosum as net
-from tb.common.seed import patterns_from_env, test_seed
+from tb.common.seed import seed_bench
 from tb.callosum.mesh_tb import MeshTB
 
 DRAIN_BOUND = 4000   # cycles after injection stops by which all must arrive
@@ -17,9 +16,7 @@ DRAIN_BOUND = 4000   # cycles after injection stops by which all must arrive
 
 async def setup(dut):
     tb = MeshTB(dut)
-    tb.seed = test_seed(dut._log)
-    tb.rng = random.Random(tb.seed)
-    tb.idle_p, tb.bp_p = patterns_from_env()
+    seed_bench(tb, dut._log)
     await tb.reset()
     return tb
 
@@ -39,7 +36,7 @@ async def run_pattern(tb, pattern, per_node):
             src = tb.xy(i)
             dst = net.pattern_destination(pattern, src, tb.W, tb.H, rng)
             tb.inject_packet(random_packet(tb, src, dst))
-    ran = await tb.run(until_drained=True, limit=200000)
+    await tb.run(until_drained=True, limit=200000)
     tb.scoreboard.check_empty()
     assert not tb.queued()
 

@@ -16,7 +16,7 @@ import random
 from collections import deque
 
 import cocotb
-from cocotb.triggers import Event, RisingEdge
+from cocotb.triggers import ClockCycles, Event, RisingEdge
 
 
 def random_pattern(p: float, rng: random.Random):
@@ -28,6 +28,14 @@ def random_pattern(p: float, rng: random.Random):
         while True:
             yield rng.random() < p
     return gen()
+
+
+async def reset(dut, cycles=3):
+    """Hold the synchronous, active-high ``rst`` for ``cycles`` clock edges."""
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
 
 
 class Cycles:

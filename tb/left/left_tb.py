@@ -13,7 +13,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from rtl.config import load_config
 from rtl.left.layouts import LeftLayouts, OutMode
 from sw_model.left_stream import plan_gemm
-from tb.common.streams import Cycles, StreamSink, StreamSource, random_pattern
+from tb.common.streams import Cycles, StreamSink, StreamSource, random_pattern, reset
 
 
 def pack_int8_rows(rows: np.ndarray):
@@ -45,10 +45,7 @@ class LeftTB:
         self.out.backpressure = random_pattern(backpressure, rng)
 
     async def reset(self):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await reset(self.dut)
 
     # ---- packing -------------------------------------------------------------
     def pack_cmd(self, c):

@@ -6,24 +6,21 @@ test), SEED (replay).
 """
 
 import os
-import random
 
 import cocotb
 import numpy as np
 
 from sw_model.left import INT32_MAX, INT32_MIN
 from sw_model.left_stream import Command, plan_gemm
-from tb.common.seed import patterns_from_env, test_seed
+from tb.common.seed import seed_bench
 from tb.left.left_tb import LeftTB
 
 
 async def setup(dut):
     tb = LeftTB(dut)
-    seed = tb.seed = test_seed(dut._log)
-    rng = random.Random(seed)
-    tb.set_patterns(*patterns_from_env(), rng)
+    seed = seed_bench(tb, dut._log)
     await tb.reset()
-    return tb, rng, np.random.default_rng(seed)
+    return tb, tb.rng, np.random.default_rng(seed)
 
 
 def random_epilogue(nrng, n, mode=None):

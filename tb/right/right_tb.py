@@ -13,7 +13,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from rtl.config import load_config
 from sw_model import right_stream as host
-from tb.common.streams import Cycles, StreamSink, StreamSource, random_pattern
+from tb.common.streams import Cycles, StreamSink, StreamSource, random_pattern, reset
 
 TICK = 1
 
@@ -47,10 +47,7 @@ class RightTB:
         self.cfg_resp.backpressure = random_pattern(backpressure, rng)
 
     async def reset(self):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await reset(self.dut)
 
     # ---- config port ---------------------------------------------------------
     def write_all(self, writes):

@@ -4,23 +4,20 @@ Environment as for the left core: HEMI_CONFIG, TB_IDLE, TB_BACKPRESSURE, SEED.
 """
 
 import os
-import random
 
 import cocotb
 import numpy as np
 
 from sw_model import right_stream as host
 from sw_model.right import RightCoreModel
-from tb.common.seed import patterns_from_env, test_seed
+from tb.common.seed import seed_bench
 from tb.right.network import random_params, random_table, random_trains
 from tb.right.right_tb import RightTB, pack_cfg
 
 
 async def setup(dut):
     tb = RightTB(dut)
-    seed = tb.seed = test_seed(dut._log)
-    rng = random.Random(seed)
-    tb.set_patterns(*patterns_from_env(), rng)
+    seed = seed_bench(tb, dut._log)
     await tb.reset()
     return tb, np.random.default_rng(seed)
 
