@@ -18,7 +18,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ConfigError", "load_config_cli", "LeftConfig", "RightConfig", "CallosumConfig", "HemiConfig", "load_config", "CONFIG_DIR"]
+__all__ = ["ConfigError", "load_config_cli", "LeftConfig", "RightConfig", "CallosumConfig", "ChipConfig",
+           "HemiConfig", "load_config", "CONFIG_DIR"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -49,6 +50,10 @@ class LeftConfig:
     acc_depth: int = 512  # accumulator rows = the largest M of one command
     act_bits: int = 8   # operand width (the int8 contract; fixed)
     acc_bits: int = 32  # accumulator width (the int32 contract; fixed)
+    # On the chip, a left tile keeps one dense layer resident:
+    weight_rows: int = 1024  # weight store rows of `cols` int8 (sum over column tiles of K)
+    max_k: int = 256    # largest layer input (activation buffer, int8 elements)
+    max_n: int = 256    # largest layer output (epilogue store, channels)
 
     SECTION = "left"
 
@@ -59,6 +64,9 @@ class LeftConfig:
         _check_int(s, "acc_depth", self.acc_depth, 1, 65535)
         _check_choice(s, "act_bits", self.act_bits, (8,))
         _check_choice(s, "acc_bits", self.acc_bits, (32,))
+        _check_int(s, "weight_rows", self.weight_rows, 1, 65536)
+        _check_int(s, "max_k", self.max_k, 1, 4096)
+        _check_int(s, "max_n", self.max_n, 1, 4096)
 
     @property
     def dim_bits(self) -> int:
@@ -74,6 +82,8 @@ class RightConfig:
     axons: int = 256          # input axons (valid event ids are 0..axons-1)
     lanes: int = 4            # neurons updated / synapses applied per cycle
     synapse_rows: int = 4096  # synapse memory rows of `lanes` entries each
+    # On the chip: spike destinations (node, axon) of the tile's output table.
+    output_entries: int = 1024
 
     SECTION = "right"
 
@@ -83,6 +93,7 @@ class RightConfig:
         _check_int(s, "axons", self.axons, 16, 4096)
         _check_int(s, "lanes", self.lanes, 1, 16)
         _check_int(s, "synapse_rows", self.synapse_rows, 1, 65536)
+        _check_int(s, "output_entries", self.output_entries, 1, 65536)
 
     @property
     def groups(self) -> int:
@@ -114,6 +125,53 @@ class CallosumConfig:
         return self.width * self.height
 
 
+def _check_node(key, value):
+    """``value`` as an ``(x, y)`` tuple of mesh coordinates (0..7)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ConfigError(f"chip.{key} = {value!r}: must be an [x, y] pair of integers")
+    for v in value:
+        if not 0 <= v <= 7:
+            raise ConfigError(f"chip.{key} = {list(value)}: coordinates out of range, allowed 0..7")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """Placement of the tiles on the callosum mesh: one host bridge, any
+    number of left and right tiles, at most one tile per node. Checked
+    against the mesh size by :meth:`HemiConfig.check_chip`."""
+
+    host: tuple = (0, 0)
+    left: tuple = ((0, 1),)
+    right: tuple = ((1, 0), (1, 1))
+
+    SECTION = "chip"
+
+    def __post_init__(self):
+        object.__setattr__(self, "host", _check_node("host", self.host))
+        for key in ("left", "right"):
+            nodes = getattr(self, key)
+            if not isinstance(nodes, (list, tuple)):
+                raise ConfigError(f"chip.{key} = {nodes!r}: must be a list of [x, y] pairs")
+            if len(nodes) > 64:
+                raise ConfigError(f"chip.{key}: {len(nodes)} tiles, allowed 0..64")
+            object.__setattr__(self, key, tuple(_check_node(f"{key}[{i}]", n) for i, n in enumerate(nodes)))
+        seen = {self.host: "host"}
+        for key in ("left", "right"):
+            for i, n in enumerate(getattr(self, key)):
+                if n in seen:
+                    raise ConfigError(f"chip.{key}[{i}] = {list(n)}: node already holds the {seen[n]}")
+                seen[n] = f"{key}[{i}] tile"
+        if not self.left and not self.right:
+            raise ConfigError("chip: no tiles; give at least one of chip.left, chip.right")
+
+    def tiles(self):
+        """``[(kind, index, (x, y))]`` for every tile, left tiles first."""
+        return [("left", i, n) for i, n in enumerate(self.left)] + \
+               [("right", i, n) for i, n in enumerate(self.right)]
+
+
 @dataclass(frozen=True)
 class HemiConfig:
     """The whole chip. Sections are added as the hemispheres are built."""
@@ -122,8 +180,24 @@ class HemiConfig:
     left: LeftConfig = field(default_factory=LeftConfig)
     right: RightConfig = field(default_factory=RightConfig)
     callosum: CallosumConfig = field(default_factory=CallosumConfig)
+    chip: ChipConfig = field(default_factory=ChipConfig)
 
-    SECTIONS = {"left": LeftConfig, "right": RightConfig, "callosum": CallosumConfig}
+    SECTIONS = {"left": LeftConfig, "right": RightConfig, "callosum": CallosumConfig, "chip": ChipConfig}
+
+    def check_chip(self) -> "HemiConfig":
+        """Check the chip placement against the mesh (the units alone do not
+        need it, so it is checked only where a chip is built or compiled)."""
+        W, H = self.callosum.width, self.callosum.height
+        for key, nodes in (("host", [self.chip.host]), ("left", self.chip.left), ("right", self.chip.right)):
+            for i, (x, y) in enumerate(nodes):
+                if x >= W or y >= H:
+                    where = "chip.host" if key == "host" else f"chip.{key}[{i}]"
+                    raise ConfigError(f"{where} = [{x}, {y}]: outside the {W} x {H} mesh "
+                                      f"(callosum.width, callosum.height)")
+        if self.callosum.flit_width < 32:
+            raise ConfigError(f"callosum.flit_width = {self.callosum.flit_width}: the chip needs "
+                              f"at least 32 (one 32-bit word per flit)")
+        return self
 
     @classmethod
     def from_dict(cls, data: dict, name: str = "config") -> "HemiConfig":

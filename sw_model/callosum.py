@@ -52,6 +52,7 @@ class PacketType(IntEnum):
     CONFIG_WRITE = 3
     CONFIG_READ = 4
     READ_RESPONSE = 5
+    STATUS = 6          # from the host bridge to the host: run done, step marks, errors
 
 
 class Port(IntEnum):
@@ -144,8 +145,8 @@ def head_fields(flit_width=DEFAULT_FLIT_WIDTH):
 def pack_head(dst_x, dst_y, src_x, src_y, ptype, length, payload=0, *,
               flit_width=DEFAULT_FLIT_WIDTH):
     """Head flit data from its fields; each is range-checked against its bit
-    width (``ptype`` 0..7: the field is 3 bits, values 6 and 7 are undefined
-    types but travel like any other). ``pack_head(**unpack_head(d, w),
+    width (``ptype`` 0..7: the field is 3 bits, value 7 is an undefined
+    type but travels like any other). ``pack_head(**unpack_head(d, w),
     flit_width=w) == d``."""
     values = dict(dst_x=dst_x, dst_y=dst_y, src_x=src_x, src_y=src_y,
                   ptype=ptype, length=length, payload=payload)

@@ -66,8 +66,14 @@ def config_toml(cfg) -> str:
             continue
         lines.append(f"[{f.name}]")
         for sf in dataclasses.fields(section):
-            lines.append(f"{sf.name} = {getattr(section, sf.name)}")
+            lines.append(f"{sf.name} = {_toml_value(getattr(section, sf.name))}")
     return "\n".join(lines) + "\n"
+
+
+def _toml_value(v):
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return str(v)
 
 
 class Bench:
