@@ -15,6 +15,7 @@ UNITS = {
     "left": ("hemi_left_core", lambda cfg: _unit("left", "LeftCore")(cfg.left)),
     "right": ("hemi_right_core", lambda cfg: _unit("right", "RightCore")(cfg.right)),
     "callosum": ("hemi_callosum", lambda cfg: _unit("callosum", "MeshBenchTop")(cfg.callosum)),
+    "chip": ("hemi_chip", lambda cfg: _unit("chip", "Chip")(cfg)),
 }
 
 

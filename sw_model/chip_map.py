@@ -80,7 +80,8 @@ class Status(IntEnum):
     """STATUS packet codes (head payload bits 3..0)."""
     RUN_DONE = 1       # word: STEPS after the run (the chip is quiet again)
     STEP = 2           # word: the index (STEPS) of the step that starts now
-    ERROR = 3          # word: the refused head word; reason in payload bits 11..4
+    ERROR = 3          # word: the refused head word (BAD_REGISTER, BUSY: the register address);
+                       # reason in payload bits 11..4
 
 
 class ErrorReason(IntEnum):

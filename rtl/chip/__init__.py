@@ -2,7 +2,9 @@
 controller, and the generated top."""
 
 from .arbiter import MessageArbiter
+from .host_bridge import HostBridge
 from .tile_port import BUS, SPIKE_IN, TilePort
+from .top import Chip
 from .vector_tx import ELEMENT, VectorSender
 
-__all__ = ["MessageArbiter", "TilePort", "VectorSender", "BUS", "SPIKE_IN", "ELEMENT"]
+__all__ = ["Chip", "HostBridge", "MessageArbiter", "TilePort", "VectorSender", "BUS", "SPIKE_IN", "ELEMENT"]

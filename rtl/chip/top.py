@@ -1,0 +1,91 @@
+"""The Hemi chip: tiles on the callosum, and the host bridge.
+
+Generated from a :class:`rtl.config.HemiConfig`: a ``width x height`` mesh;
+at each node of ``chip.left`` a :class:`LeftTile`, of ``chip.right`` a
+:class:`RightTile`, at ``chip.host`` the :class:`HostBridge`; other nodes
+are left empty (their local ports sink whatever reaches them).
+
+The top counts packets in flight on the mesh, at its local ports: a head
+entering a router counts one up, a tail leaving one counts one down, a
+packet a router's validator drops counts one down. The step controller ticks
+only when that count is zero and every tile is idle.
+
+Ports: ``i_host`` / ``o_host`` (the host port, words of ``flit_width``
+bits), and for observation ``tick``, ``running``, ``busy`` (per node),
+``errors`` (refused host packets) and ``net_errors`` (packets dropped by the
+mesh: always 0 unless a tile misbehaves).
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..callosum.mesh import Mesh
+from .host_bridge import HostBridge
+
+
+def _popcount(bits):
+    return sum((b for b in bits), start=0) if bits else 0
+
+
+class Chip(wiring.Component):
+    def __init__(self, cfg):
+        self.cfg = cfg.check_chip()
+        fw = cfg.callosum.flit_width
+        super().__init__({
+            "i_host": In(stream.Signature(fw)),
+            "o_host": Out(stream.Signature(fw)),
+            "tick": Out(1),
+            "running": Out(1),
+            "busy": Out(cfg.callosum.nodes),
+            "errors": Out(16),
+            "net_errors": Out(16),
+        })
+
+    def elaborate(self, platform):
+        from .left_tile import LeftTile
+        from .right_tile import RightTile
+
+        m = Module()
+        cfg = self.cfg
+        cc = cfg.callosum
+        W = cc.width
+        m.submodules.mesh = mesh = Mesh(cc)
+        m.submodules.bridge = bridge = HostBridge(cfg)
+        wiring.connect(m, wiring.flipped(self.i_host), bridge.i_host)
+        wiring.connect(m, bridge.o_host, wiring.flipped(self.o_host))
+        m.d.comb += [self.tick.eq(bridge.tick), self.running.eq(bridge.running), self.errors.eq(bridge.errors),
+                     self.net_errors.eq(mesh.errors), bridge.tile_busy.eq(self.busy)]
+
+        ends = {cfg.chip.host: bridge}
+        for kind, i, (x, y) in cfg.chip.tiles():
+            if kind == "left":
+                tile = LeftTile(cfg, x, y)
+            else:
+                tile = RightTile(cfg, x, y)
+                m.d.comb += tile.tick.eq(bridge.tick)
+            m.submodules[f"{kind}{i}"] = tile
+            m.d.comb += self.busy[y * W + x].eq(tile.busy)
+            ends[x, y] = tile
+
+        injected, delivered = [], []
+        for y in range(cc.height):
+            for x in range(W):
+                li, lo = mesh.local_in(x, y), mesh.local_out(x, y)
+                end = ends.get((x, y))
+                if end is None:
+                    m.d.comb += lo.ready.eq(1)      # an empty node sinks stray packets
+                else:
+                    wiring.connect(m, end.o_flit, li)
+                    wiring.connect(m, lo, end.i_flit)
+                injected.append(li.valid & li.ready & li.payload.kind[0])
+                delivered.append(lo.valid & lo.ready & lo.payload.kind[1])
+
+        # Packets in flight: + heads injected, - tails delivered, - packets dropped.
+        in_flight = Signal(16)
+        drops_seen = Signal(32)
+        m.d.sync += [drops_seen.eq(mesh.errors),
+                     in_flight.eq(in_flight + _popcount(injected) - _popcount(delivered)
+                                  - (mesh.errors - drops_seen))]
+        m.d.comb += bridge.in_flight.eq(in_flight)
+        return m
