@@ -72,6 +72,7 @@ class HostReg(IntEnum):
     SHAPE = 0x06       # width [3:0], height [7:4], host x [10:8], host y [14:12], flit_width [23:16]
     MARKERS = 0x07     # rw: bit 0 = send a STATUS STEP mark to the host as each step starts
     INFLIGHT = 0x08    # packets injected into the mesh and not yet delivered
+    FLITS = 0x09       # flits injected into the mesh since reset (every node, host included)
     BUSY_BASE = 0x40   # + node index (y * width + x): cycles that node's tile was busy
     KIND_BASE = 0x80   # + node index: the node's NodeKind
 

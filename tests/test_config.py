@@ -71,3 +71,28 @@ def test_generator_writes_verilog(tmp_path):
     assert "module hemi_left_core" in text
     for port in ("i_act__payload", "i_w__ready", "o__valid", "i_epi__payload", "i_cmd__valid"):
         assert port in text
+
+
+@pytest.mark.parametrize("chip,expect", [
+    ({"host": [0]}, "chip.host = [0]: must be an [x, y] pair of integers"),
+    ({"host": [8, 0]}, "chip.host = [8, 0]: coordinates out of range, allowed 0..7"),
+    ({"left": [[0, 0]]}, "chip.left[0] = [0, 0]: node already holds the host"),
+    ({"right": [[1, 0], [1, 0]]}, "chip.right[1] = [1, 0]: node already holds the right[0] tile"),
+    ({"left": [], "right": []}, "chip: no tiles"),
+    ({"left": "0,1"}, "chip.left = '0,1': must be a list of [x, y] pairs"),
+])
+def test_bad_chip_placement(chip, expect):
+    with pytest.raises(ConfigError) as e:
+        HemiConfig.from_dict({"chip": chip})
+    assert expect in str(e.value)
+
+
+def test_chip_placement_checked_against_the_mesh():
+    cfg = HemiConfig.from_dict({"callosum": {"width": 2, "height": 1}})   # default chip needs 2 x 2
+    with pytest.raises(ConfigError, match=r"chip.left\[0\] = \[0, 1\]: outside the 2 x 1 mesh"):
+        cfg.check_chip()
+    narrow = HemiConfig.from_dict({"callosum": {"flit_width": 24}})
+    with pytest.raises(ConfigError, match="callosum.flit_width = 24: the chip needs at least 32"):
+        narrow.check_chip()
+    assert load_config().check_chip().chip.tiles() == [("left", 0, (0, 1)), ("right", 0, (1, 0)),
+                                                        ("right", 1, (1, 1))]

@@ -79,6 +79,7 @@ class HostBridge(wiring.Component):
             "tick": Out(1),            # one-cycle pulse to every right tile
             "tile_busy": In(n),        # per node (y * width + x)
             "in_flight": In(16),       # packets injected into the mesh, not yet delivered
+            "flits_injected": In(8),   # flits entering the mesh this cycle (all nodes)
             "errors": Out(16),         # refused host packets
             "steps": Out(32),
             "running": Out(1),
@@ -123,7 +124,8 @@ class HostBridge(wiring.Component):
         finishing = Signal()
         markers = Signal()
         m.d.comb += [self.errors.eq(errors), self.steps.eq(steps), self.running.eq((run_left != 0) | finishing)]
-        m.d.sync += cycles.eq(cycles + 1)
+        flits = Signal(32)
+        m.d.sync += [cycles.eq(cycles + 1), flits.eq(flits + self.flits_injected)]
         busy_counts = []
         for i in range(cc.nodes):
             c = Signal(32, name=f"busy_cycles_{i}")
@@ -267,7 +269,7 @@ class HostBridge(wiring.Component):
             HostReg.ID: HOST_ID, HostReg.RUN: run_left, HostReg.STEPS: steps, HostReg.CYCLES: cycles,
             HostReg.ERRORS: errors, HostReg.STATE: Cat(self.running, quiet), HostReg.MARKERS: markers,
             HostReg.SHAPE: W | (H << 4) | (hx << 8) | (hy << 12) | (fw << 16),
-            HostReg.INFLIGHT: self.in_flight,
+            HostReg.INFLIGHT: self.in_flight, HostReg.FLITS: flits,
         }
         for i in range(cc.nodes):
             regs[HostReg.BUSY_BASE + i] = busy_counts[i]
@@ -299,7 +301,7 @@ def reg_known(m, addr, nodes):
     """Whether ``addr`` is a host-node register (an Amaranth expression)."""
     fixed = Const(0, 1)
     for r in (HostReg.ID, HostReg.RUN, HostReg.STEPS, HostReg.CYCLES, HostReg.ERRORS, HostReg.STATE,
-              HostReg.SHAPE, HostReg.MARKERS, HostReg.INFLIGHT):
+              HostReg.SHAPE, HostReg.MARKERS, HostReg.INFLIGHT, HostReg.FLITS):
         fixed = fixed | (addr == r)
     busy = (addr >= HostReg.BUSY_BASE) & (addr < HostReg.BUSY_BASE + nodes)
     kind = (addr >= HostReg.KIND_BASE) & (addr < HostReg.KIND_BASE + nodes)

@@ -68,7 +68,7 @@ class Chip(wiring.Component):
             m.d.comb += self.busy[y * W + x].eq(tile.busy)
             ends[x, y] = tile
 
-        injected, delivered = [], []
+        injected, delivered, flits = [], [], []
         for y in range(cc.height):
             for x in range(W):
                 li, lo = mesh.local_in(x, y), mesh.local_out(x, y)
@@ -79,6 +79,7 @@ class Chip(wiring.Component):
                     wiring.connect(m, end.o_flit, li)
                     wiring.connect(m, lo, end.i_flit)
                 injected.append(li.valid & li.ready & li.payload.kind[0])
+                flits.append(li.valid & li.ready)
                 delivered.append(lo.valid & lo.ready & lo.payload.kind[1])
 
         # Packets in flight: + heads injected, - tails delivered, - packets dropped.
@@ -87,5 +88,5 @@ class Chip(wiring.Component):
         m.d.sync += [drops_seen.eq(mesh.errors),
                      in_flight.eq(in_flight + _popcount(injected) - _popcount(delivered)
                                   - (mesh.errors - drops_seen))]
-        m.d.comb += bridge.in_flight.eq(in_flight)
+        m.d.comb += [bridge.in_flight.eq(in_flight), bridge.flits_injected.eq(_popcount(flits))]
         return m
