@@ -122,6 +122,18 @@ def train(data: DigitsData, hidden=64, steps=32, seed=0, fire_fraction=0.5) -> t
     return net, float_acc
 
 
+def digits_network(seed=0, hidden=64, steps=32):
+    """Train the digits network and describe it for the chip compiler:
+    returns ``(network, net, data)`` with ``network`` the
+    :class:`host.network.Network` of the trained :class:`HybridNet` ``net``
+    and ``data`` the split it was trained on."""
+    from host.network import hybrid_network
+
+    data = load_digits_split(seed)
+    net, _ = train(data, hidden, steps, seed)
+    return hybrid_network(net), net, data
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hidden", type=int, default=64)
@@ -145,3 +157,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
