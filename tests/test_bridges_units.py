@@ -80,14 +80,16 @@ def test_bridges_lint_clean(make, tmp_path):
     assert rc == 0 and "%Warning" not in out, out
 
 
-def run_counter(neurons, window, steps_spikes, rng):
+def run_counter(neurons, window, steps_spikes, rng, size=0):
     from rtl.bridges import SpikeCounter
 
     dut = SpikeCounter(neurons)
     vectors = []
+    busy_trace = []   # (busy, o_vec.valid) per cycle
 
     async def bench(ctx):
         ctx.set(dut.window, window)
+        ctx.set(dut.size, size)
         current = []
 
         async def cycle():
@@ -97,6 +99,7 @@ def run_counter(neurons, window, steps_spikes, rng):
             ctx.set(dut.o_vec.ready, int(ready))
             valid = ctx.get(dut.o_vec.valid)
             payload = ctx.get(dut.o_vec.payload)
+            busy_trace.append((ctx.get(dut.busy), valid))
             await ctx.tick()
             if valid and ready:
                 current.append(payload.value)
@@ -121,29 +124,73 @@ def run_counter(neurons, window, steps_spikes, rng):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    return vectors
+    return vectors, busy_trace
 
 
-@pytest.mark.parametrize("neurons,window", [(1, 1), (10, 4), (16, 200)])
-def test_spike_counter_matches_golden(neurons, window):
+@pytest.mark.parametrize("neurons,window,size", [(1, 1, 0), (10, 4, 0), (16, 200, 0), (10, 4, 7),
+                                                 (16, 3, 16), (16, 2, 1), (12, 3, 40)])
+def test_spike_counter_matches_golden(neurons, window, size):
     from sw_model.bridges import counts_to_int8
 
-    rng = random.Random(neurons * 7 + window)
+    rng = random.Random(neurons * 7 + window + size)
+    n_out = neurons if size == 0 or size > neurons else size   # elements per vector
     nsteps = 2 * window + 1 if window < 50 else window
     steps_spikes = []
     for _ in range(nsteps):
         k = neurons if window >= 50 else rng.randint(0, neurons)     # long windows: saturate
         ids = sorted(rng.sample(range(neurons + 3), k))   # some ids past the end
         steps_spikes.append(ids)
-    got = run_counter(neurons, window, steps_spikes, rng)
+    got, busy_trace = run_counter(neurons, window, steps_spikes, rng, size)
     expect = []
     for w in range(nsteps // window):
-        counts = np.zeros(neurons, dtype=np.int64)
+        counts = np.zeros(n_out, dtype=np.int64)
         for ids in steps_spikes[w * window:(w + 1) * window]:
             for n in ids:
-                if n < neurons:
+                if n < n_out:
                     counts[n] += 1
         expect.append(counts_to_int8(counts).tolist())
     assert got == expect
     if window >= 50:
         assert max(max(v) for v in got) == 127       # the saturation was exercised
+    # busy: high while zeroing after reset and whenever a vector is on offer,
+    # low once everything has left.
+    assert all(b for b, _ in busy_trace[:neurons])
+    assert all(b for b, valid in busy_trace if valid)
+    assert not busy_trace[-1][0]
+
+
+def test_spike_counter_size_change_between_windows():
+    """``size`` may change between windows: each vector has the size in force
+    when it leaves, and ids past it are never counted."""
+    from rtl.bridges import SpikeCounter
+
+    dut = SpikeCounter(8)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.window, 1)
+        ctx.set(dut.o_vec.ready, 1)
+        for size, ids in [(3, [0, 2, 5]), (0, [1, 5, 7]), (5, [4, 6])]:
+            ctx.set(dut.size, size)
+            vec = []
+            for beat in [{"neuron": n, "done": 0} for n in ids] + [{"neuron": 0, "done": 1}]:
+                ctx.set(dut.i_spike.valid, 1)
+                ctx.set(dut.i_spike.payload, beat)
+                await ctx.tick().until(dut.i_spike.ready)
+            ctx.set(dut.i_spike.valid, 0)
+            while True:
+                valid, payload = ctx.get(dut.o_vec.valid), ctx.get(dut.o_vec.payload)
+                await ctx.tick()
+                if valid:
+                    vec.append(payload.value)
+                    if payload.last:
+                        break
+            got.append(vec)
+            while ctx.get(dut.busy):
+                await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [[1, 0, 1], [0, 1, 0, 0, 0, 1, 0, 1], [0, 0, 0, 0, 1]]

@@ -3,10 +3,17 @@ int8 vector, bit-exact with ``sw_model.bridges.counts_to_int8``.
 
 ``i_spike`` takes the right core's ``o_spike`` stream unchanged: neuron ids,
 and a ``done`` beat closing each step. After ``window`` done beats the
-counts of neurons ``0..neurons-1`` leave on ``o_vec`` (one element per beat,
-saturated at 127, ``last`` on the final one) and every count restarts at 0.
-Spikes wait while the vector is sent, and for ``neurons`` cycles after a
-reset while every count is zeroed. Ids ``>= neurons`` are ignored.
+counts of neurons ``0..size-1`` leave on ``o_vec`` (one element per beat,
+saturated at 127, ``last`` on the final one), each count restarting at 0 as
+it leaves. ``size`` 0 (or above ``neurons``) means ``neurons``; ids
+``>= size`` are ignored, so only the first ``size`` counts are ever non-zero
+(change ``size`` only between windows). Spikes wait while the vector is
+sent, and for ``neurons`` cycles after a reset while every count is zeroed.
+
+``busy`` is high while the counter still has work of its own: zeroing after
+reset, a count being written back, or a vector being sent. It is low
+between the steps of a window (the next step's spikes are not its work), so
+a step controller can wait on it.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -25,6 +32,8 @@ class SpikeCounter(wiring.Component):
             "i_spike": In(stream.Signature(data.StructLayout({"neuron": unsigned(16), "done": unsigned(1)}))),
             "o_vec": Out(stream.Signature(data.StructLayout({"value": signed(8), "last": unsigned(1)}))),
             "window": In(8),      # steps per window, 1..255 (0 acts as 1)
+            "size": In(16),       # neurons counted and sent, 1..neurons (0: neurons)
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -42,10 +51,14 @@ class SpikeCounter(wiring.Component):
         e_valid = Signal()                # rp.data holds element e_idx
         e_idx = Signal(range(N + 1))
 
+        # Elements of the vector: ``size``, clamped to the memory.
+        size = Signal(range(N + 1))
+        m.d.comb += size.eq(Mux((self.size == 0) | (self.size > N), N, self.size))
+
         spike = self.i_spike.payload
         m.d.comb += self.i_spike.ready.eq(~emitting & ~clearing)
         take = self.i_spike.valid & self.i_spike.ready
-        count_it = take & ~spike.done & (spike.neuron < N)
+        count_it = take & ~spike.done & (spike.neuron < size)
 
         # Counting: read the neuron's count now, write count + 1 next cycle.
         c_valid = Signal()
@@ -55,7 +68,7 @@ class SpikeCounter(wiring.Component):
         # Emitting: read element idx, offer it the next cycle, clear it as it goes.
         out_taken = self.o_vec.valid & self.o_vec.ready
         advance = ~e_valid | out_taken
-        issue = emitting & (idx < N) & advance
+        issue = emitting & (idx < size) & advance
         with m.If(emitting):
             m.d.comb += [rp.addr.eq(idx), rp.en.eq(issue)]
         with m.Else():
@@ -79,7 +92,7 @@ class SpikeCounter(wiring.Component):
         m.d.comb += [
             self.o_vec.valid.eq(e_valid),
             self.o_vec.payload.value.eq(rp.data),
-            self.o_vec.payload.last.eq(e_idx == N - 1),
+            self.o_vec.payload.last.eq(e_idx >= size - 1),   # ">=": a size cut mid-vector still ends it
         ]
 
         window = Mux(self.window == 0, 1, self.window)
@@ -88,6 +101,9 @@ class SpikeCounter(wiring.Component):
                 m.d.sync += [steps.eq(0), emitting.eq(1), idx.eq(0)]
             with m.Else():
                 m.d.sync += steps.eq(steps + 1)
-        with m.If(out_taken & (e_idx == N - 1)):
+        with m.If(out_taken & (e_idx >= size - 1)):
             m.d.sync += emitting.eq(0)
+        # A done beat taken sets `emitting` on the same edge, so there is no
+        # idle cycle between the last step of a window and its vector.
+        m.d.comb += self.busy.eq(emitting | clearing | c_valid)
         return m

@@ -1,0 +1,302 @@
+"""A right tile: a right core with a rate encoder on its input, a spike
+counter and an output table on its output, behind a tile port (protocol and
+address map: sw_model/chip_map.py, ``RightBlock`` / ``RightReg``).
+
+What arrives:
+
+* ``CONFIG_WRITE`` / ``WEIGHTS`` / ``CONFIG_READ``: bus accesses. Block
+  ``CORE`` goes to the core's config port (offset [23:0]); ``TILE_REGS`` are
+  the tile's registers; ``OUT_PTR`` / ``OUT_DEST`` are the output table.
+  Every read is answered with exactly one word, in order; refused accesses
+  (unmapped, or a write to a read-only register) read 0 and count in
+  ``ERRORS``.
+* ``ACTIVATION``: the int8 vector the rate encoder turns into spikes; loading
+  it restarts the encoder's accumulators.
+* ``SPIKE``: an axon of the core, fired by some tile in the previous step.
+
+Time steps. The tile is in phase OPEN between steps: spikes from the network
+wait in the spike-in FIFO and enter the core as EVENTs. A ``tick`` (from the
+step controller, which ticks only when every tile is idle and the network is
+empty) starts phase STEP: one step request to the encoder; ENC: its events
+enter the core, and its end beat becomes the core's TICK; back to OPEN.
+Spikes that arrive during STEP/ENC (other tiles may already be in their
+update) wait in the FIFO, and the core takes them only after its TICK, so
+they land in the next step. Step t thus integrates the encoder's raster[t]
+plus the spikes emitted in step t - 1, as in the golden model.
+
+The core's spikes go to the spike counter (when ``WINDOW`` != 0; its count
+vectors leave as ACTIVATION packets to ``COUNT_DEST``) and into the spike
+buffer. The output-table walker takes ids from the buffer and sends one
+SPIKE packet per ``OUT_DEST`` entry of the neuron (``OUT_PTR[n]`` = base,
+count), about one per cycle while the network takes them.
+
+Why the spike buffer: the core must never wait on the network. Spikes this
+tile sends may come back to it (recurrence) or go to tiles whose own spikes
+come here; if the core's output stalled on a full network while the
+network stalled on this tile's input, nothing would move. The buffer holds
+every neuron of a step, so the core always finishes its step, and the
+network can always drain into the spike-in FIFO and the core. (The counter
+never stalls the core either: it sends its vector after the last step of a
+window, and the controller does not tick again until it is done.)
+
+``busy`` is high in every cycle the tile holds work that will later send a
+packet or change the core's state; each hand-over raises the receiver's
+flag on the same edge, so there is no idle-looking cycle in between.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from sw_model.chip_map import BLOCK_SHIFT, NodeKind, RightBlock, RightReg
+
+from ..bridges import RateEncoder, SpikeCounter
+from ..callosum.layouts import PacketType, link_layout
+from ..right.core import RightCore
+from ..right.layouts import InKind
+from .tile_port import TilePort
+from .vector_tx import VectorSender
+
+OUT_PTR = data.StructLayout({"base": unsigned(16), "count": unsigned(16)})
+OUT_DEST = data.StructLayout({"x": unsigned(3), "y": unsigned(3), "axon": unsigned(13)})
+CORE_SPAN = 1 << 24           # CORE block offsets that reach the core
+SPIKE_IN_DEPTH = 16
+
+ACCEPTS = ["CONFIG_WRITE", "WEIGHTS", "CONFIG_READ", "ACTIVATION", "SPIKE"]
+
+
+def _sat_inc(m, counter, cond):
+    with m.If(cond & (counter != (1 << len(counter)) - 1)):
+        m.d.sync += counter.eq(counter + 1)
+
+
+class RightTile(wiring.Component):
+    """The right tile at node (x, y) of a :class:`rtl.config.HemiConfig`.
+
+    ``i_flit`` / ``o_flit`` attach to the router's local port. ``tick`` is
+    the step controller's one-cycle pulse; it is taken only in phase OPEN
+    (the controller ticks only while ``busy`` is low, which implies OPEN).
+    Set ``WINDOW`` and ``COUNT_N`` between windows, not within one.
+    """
+
+    def __init__(self, cfg, x, y):
+        if cfg.callosum.flit_width < 32:
+            self._MustUse__silence = True
+            raise ValueError(f"RightTile: flit_width = {cfg.callosum.flit_width}: the chip needs at least 32")
+        self.cfg, self.x, self.y = cfg, x, y
+        fw = cfg.callosum.flit_width
+        super().__init__({
+            "i_flit": In(stream.Signature(link_layout(fw))),
+            "o_flit": Out(stream.Signature(link_layout(fw))),
+            "tick": In(1),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        rc = self.cfg.right
+        N, E = rc.neurons, rc.output_entries
+        id_bits = max(1, (N - 1).bit_length())
+
+        m.submodules.port = port = TilePort(self.cfg.callosum, self.x, self.y, ACCEPTS, senders=2)
+        m.submodules.core = core = RightCore(rc)
+        m.submodules.enc = enc = RateEncoder(rc.axons)
+        m.submodules.counter = counter = SpikeCounter(N)
+        m.submodules.vec = vec = VectorSender(self.cfg.callosum.flit_width)
+        m.submodules.spike_in = spike_in = fifo.SyncFIFOBuffered(width=16, depth=SPIKE_IN_DEPTH)
+        # Every neuron of one step fits (the +1 covers the output register's
+        # fill latency), so the core's output is never refused.
+        m.submodules.spike_buf = buf = fifo.SyncFIFOBuffered(width=id_bits, depth=N + 1)
+        m.submodules.out_ptr = out_ptr = Memory(shape=OUT_PTR, depth=N, init=[])
+        m.submodules.out_dest = out_dest = Memory(shape=OUT_DEST, depth=E, init=[])
+        # The bus has read ports of its own, so a read of the table never
+        # waits for the walker (which may be waiting for the network).
+        ptr_wp, ptr_rp, ptr_brp = out_ptr.write_port(), out_ptr.read_port(), out_ptr.read_port()
+        dest_wp, dest_rp, dest_brp = out_dest.write_port(), out_dest.read_port(), out_dest.read_port()
+
+        wiring.connect(m, wiring.flipped(self.i_flit), port.i_flit)
+        wiring.connect(m, port.o_flit, wiring.flipped(self.o_flit))
+
+        # ---- registers -------------------------------------------------------
+        window = Signal(8)
+        count_dest = Signal(6)
+        count_n = Signal(16)
+        tile_errors = Signal(16)      # refused bus accesses, table entries past OUT_DEST
+        spikes_sent = Signal(32)
+        spikes_received = Signal(32)
+        errors = Signal(17)
+        m.d.comb += errors.eq(port.errors + tile_errors)
+
+        # ---- bus ---------------------------------------------------------------
+        bus = port.o_bus
+        req = bus.payload
+        block = req.addr[BLOCK_SHIFT:]
+        offset = req.addr[:BLOCK_SHIFT]
+        for_core = (block == RightBlock.CORE) & (offset < CORE_SPAN)
+        rvalid = Signal()             # a local read's answer is on i_rdata
+        core_rd = Signal()            # a core read's answer is awaited from o_cfg
+        rsrc = Signal(2)              # which source answers the local read
+        REG_SRC, PTR_SRC, DEST_SRC = range(3)
+        rdata = Signal(32)
+        free = ~rvalid & ~core_rd     # one read in flight at a time keeps answers in order
+
+        m.d.comb += [
+            core.i_cfg.valid.eq(bus.valid & free & for_core),
+            core.i_cfg.payload.write.eq(req.write),
+            core.i_cfg.payload.addr.eq(offset[:24]),
+            core.i_cfg.payload.data.eq(req.data),
+            bus.ready.eq(free & Mux(for_core, core.i_cfg.ready, 1)),
+        ]
+        take = bus.valid & bus.ready
+        local = take & ~for_core
+        rd = take & ~req.write
+        with m.If(rd & for_core):
+            m.d.sync += core_rd.eq(1)
+
+        is_reg = block == RightBlock.TILE_REGS
+        is_ptr = (block == RightBlock.OUT_PTR) & (offset < N)
+        is_dest = (block == RightBlock.OUT_DEST) & (offset < E)
+        reg_mapped = is_reg & (offset <= max(RightReg))
+        reg_writable = is_reg & ((offset == RightReg.WINDOW) | (offset == RightReg.COUNT_DEST)
+                                 | (offset == RightReg.COUNT_N))
+        mapped = reg_mapped | is_ptr | is_dest
+        writable = reg_writable | is_ptr | is_dest
+        refused = local & Mux(req.write, ~writable, ~mapped)
+        wr = local & req.write & writable
+
+        with m.If(wr & is_reg):
+            with m.Switch(offset):
+                with m.Case(RightReg.WINDOW):
+                    m.d.sync += window.eq(req.data[:8])
+                with m.Case(RightReg.COUNT_DEST):
+                    m.d.sync += count_dest.eq(req.data[:6])
+                with m.Case(RightReg.COUNT_N):
+                    m.d.sync += count_n.eq(req.data[:16])
+        m.d.comb += [
+            ptr_wp.addr.eq(offset), ptr_wp.data.eq(req.data), ptr_wp.en.eq(wr & is_ptr),
+            dest_wp.addr.eq(offset), dest_wp.data.eq(req.data[:19]), dest_wp.en.eq(wr & is_dest),
+            # The bus read ports read only on a taken read, so their data
+            # holds while the answer waits on i_rdata.
+            ptr_brp.addr.eq(offset), ptr_brp.en.eq(local & rd & is_ptr),
+            dest_brp.addr.eq(offset), dest_brp.en.eq(local & rd & is_dest),
+        ]
+        reg_values = {
+            RightReg.KIND: int(NodeKind.RIGHT), RightReg.WINDOW: window, RightReg.COUNT_DEST: count_dest,
+            RightReg.COUNT_N: count_n, RightReg.ERRORS: Mux(errors > 0xFFFF, 0xFFFF, errors),
+            RightReg.SPIKES_SENT: spikes_sent, RightReg.SPIKES_RECEIVED: spikes_received,
+        }
+        with m.If(local & rd):
+            m.d.sync += [rvalid.eq(1), rsrc.eq(Mux(is_ptr, PTR_SRC, Mux(is_dest, DEST_SRC, REG_SRC))),
+                         rdata.eq(0)]
+            with m.If(is_reg):
+                with m.Switch(offset):
+                    for k, val in reg_values.items():
+                        with m.Case(k):
+                            m.d.sync += rdata.eq(val)
+
+        with m.If(core_rd):
+            m.d.comb += [port.i_rdata.valid.eq(core.o_cfg.valid), port.i_rdata.payload.eq(core.o_cfg.payload),
+                         core.o_cfg.ready.eq(port.i_rdata.ready)]
+            with m.If(core.o_cfg.valid & port.i_rdata.ready):
+                m.d.sync += core_rd.eq(0)
+        with m.Else():
+            m.d.comb += [port.i_rdata.valid.eq(rvalid),
+                         port.i_rdata.payload.eq(Mux(rsrc == PTR_SRC, ptr_brp.data.as_value(),
+                                                     Mux(rsrc == DEST_SRC, dest_brp.data.as_value(), rdata)))]
+            with m.If(rvalid & port.i_rdata.ready):
+                m.d.sync += rvalid.eq(0)
+
+        # ---- inputs: activation vector, spikes ---------------------------------
+        wiring.connect(m, port.o_act, enc.i_vec)
+        m.d.comb += [spike_in.w_en.eq(port.o_spike.valid), spike_in.w_data.eq(port.o_spike.payload.axon),
+                     port.o_spike.ready.eq(spike_in.w_rdy)]
+        _sat_inc(m, spikes_received, port.o_spike.valid & port.o_spike.ready)
+
+        # ---- time steps ----------------------------------------------------------
+        OPEN, STEP, ENC = range(3)
+        phase = Signal(range(3))
+        cin = core.i_in
+        with m.Switch(phase):
+            with m.Case(OPEN):
+                # Spikes of the previous step; a tick while not OPEN is a
+                # controller error and is ignored.
+                m.d.comb += [cin.valid.eq(spike_in.r_rdy), cin.payload.kind.eq(InKind.EVENT),
+                             cin.payload.axon.eq(spike_in.r_data), spike_in.r_en.eq(cin.ready)]
+                with m.If(self.tick):
+                    m.d.sync += phase.eq(STEP)
+            with m.Case(STEP):
+                m.d.comb += enc.i_step.valid.eq(1)
+                with m.If(enc.i_step.ready):
+                    m.d.sync += phase.eq(ENC)
+            with m.Case(ENC):
+                ev = enc.o_event
+                m.d.comb += [cin.valid.eq(ev.valid), cin.payload.axon.eq(ev.payload.axon),
+                             ev.ready.eq(cin.ready)]
+                with m.If(ev.payload.end):
+                    m.d.comb += cin.payload.kind.eq(InKind.TICK)
+                    with m.If(ev.valid & cin.ready):
+                        m.d.sync += phase.eq(OPEN)
+                with m.Else():
+                    m.d.comb += cin.payload.kind.eq(InKind.EVENT)
+
+        # ---- core output: counter and spike buffer ---------------------------------
+        sp = core.o_spike
+        counting = window != 0
+        cnt_ok = ~counting | counter.i_spike.ready
+        buf_ok = sp.payload.done | buf.w_rdy
+        m.d.comb += [
+            sp.ready.eq(cnt_ok & buf_ok),
+            counter.i_spike.valid.eq(sp.valid & counting & buf_ok),
+            counter.i_spike.payload.eq(sp.payload),
+            counter.window.eq(window), counter.size.eq(count_n),
+            buf.w_en.eq(sp.valid & ~sp.payload.done & cnt_ok),
+            buf.w_data.eq(sp.payload.neuron),
+            vec.dst_x.eq(count_dest[:3]), vec.dst_y.eq(count_dest[3:6]),
+        ]
+        wiring.connect(m, counter.o_vec, vec.i_elem)
+        wiring.connect(m, vec.o_tx, port.tx(0))
+
+        # ---- output table walker ---------------------------------------------------
+        # pop id -> OUT_PTR read -> (base, count) -> OUT_DEST read per entry
+        # -> SPIKE packet; each stage moves while the next can take it.
+        tx = port.tx(1)
+        p_valid = Signal()            # ptr_rp.data holds the popped neuron's (base, count)
+        cur = Signal(16)              # next OUT_DEST entry to read
+        left = Signal(16)             # entries of the current neuron still to read
+        d_valid = Signal()            # dest_rp.data holds an entry to send
+        advance = ~d_valid | tx.ready
+        issue = (left != 0) & advance
+        in_table = cur < E
+        m.d.comb += [dest_rp.addr.eq(cur), dest_rp.en.eq(advance)]
+        with m.If(advance):
+            m.d.sync += d_valid.eq(issue & in_table)
+        with m.If(issue):
+            m.d.sync += [cur.eq(cur + 1), left.eq(left - 1)]
+        load = p_valid & ((left == 0) | ((left == 1) & issue))
+        with m.If(load):
+            m.d.sync += [cur.eq(ptr_rp.data.base), left.eq(ptr_rp.data.count)]
+        pop = buf.r_rdy & (~p_valid | load)
+        m.d.comb += [buf.r_en.eq(pop), ptr_rp.addr.eq(buf.r_data), ptr_rp.en.eq(pop)]
+        with m.If(pop):
+            m.d.sync += p_valid.eq(1)
+        with m.Elif(load):
+            m.d.sync += p_valid.eq(0)
+        m.d.comb += [
+            tx.valid.eq(d_valid),
+            tx.payload.dst_x.eq(dest_rp.data.x), tx.payload.dst_y.eq(dest_rp.data.y),
+            tx.payload.ptype.eq(PacketType.SPIKE), tx.payload.length.eq(0),
+            tx.payload.data.eq(dest_rp.data.axon),
+        ]
+        _sat_inc(m, spikes_sent, tx.valid & tx.ready)
+        # Refused accesses and table entries past the end of OUT_DEST (skipped).
+        err_inc = Signal(2)
+        m.d.comb += err_inc.eq(refused + (issue & ~in_table))
+        m.d.sync += tile_errors.eq(Mux(tile_errors + err_inc > 0xFFFF, 0xFFFF, tile_errors + err_inc))
+
+        m.d.comb += self.busy.eq(
+            port.busy | vec.busy | core.busy | counter.busy | (phase != OPEN)
+            | (spike_in.level != 0) | (buf.level != 0)
+            | p_valid | (left != 0) | d_valid
+            | enc.o_event.valid | rvalid | core_rd)
+        return m
