@@ -12,7 +12,7 @@ the source, type, length and head payload, one beat per word, ``last`` on
 the final beat (every beat repeats the header fields).
 """
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -23,6 +23,20 @@ def tx_layout(flit_width):
     return data.StructLayout({
         "dst_x": unsigned(3), "dst_y": unsigned(3), "ptype": PacketType, "length": unsigned(4),
         "data": unsigned(flit_width)})
+
+
+def tx_word(flit_width, dst_x, dst_y, ptype, length, data):
+    """A whole ``tx_layout`` payload as one expression. Assign payloads with
+    constant fields this way: a field driven only by a constant becomes a
+    Verilog ``always @*`` block with nothing to wake it (Verilator: ALWNEVER,
+    and the field may never take its value)."""
+    values = {"dst_x": dst_x, "dst_y": dst_y, "ptype": ptype, "length": length, "data": data}
+    parts = []
+    for name, field in tx_layout(flit_width):
+        v = values[name]
+        width = field.width
+        parts.append(Const(int(v), width) if isinstance(v, int) else Value.cast(v)[:width])
+    return Cat(*parts)
 
 
 def rx_layout(flit_width):

@@ -25,14 +25,14 @@ is quiet again, a ``STATUS RUN_DONE`` goes to the host. With
 before any packet that step produces.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sw_model.chip_map import HOST_ID, ErrorReason, HostReg, NodeKind, Status, status_payload
+from sw_model.chip_map import HOST_ID, ErrorReason, HostReg, NodeKind, Status
 
 from ..callosum.layouts import PacketType, head_layout, link_layout
-from ..callosum.ni import NetworkInterface, tx_layout
+from ..callosum.ni import NetworkInterface, tx_word
 from .arbiter import MessageArbiter
 
 SETTLE = 4   # cycles after a tick before quiet counts again (tiles register the tick)
@@ -105,17 +105,21 @@ class HostBridge(wiring.Component):
                      arb.o.ready.eq(self.o_host.ready)]
 
         def head_word(src_x, src_y, ptype, length, payload):
-            h = Signal(hl)
-            m.d.comb += [h.dst_x.eq(hx), h.dst_y.eq(hy), h.src_x.eq(src_x), h.src_y.eq(src_y),
-                         h.ptype.eq(ptype), h.length.eq(length), h.payload.eq(payload)]
-            return h.as_value()
+            """A host-bound head word (one expression: see tx_word)."""
+            values = {"dst_x": hx, "dst_y": hy, "src_x": src_x, "src_y": src_y, "ptype": ptype,
+                      "length": length, "payload": payload}
+            return Cat(*(Const(v, f.width) if isinstance(v, int) else Value.cast(v)[:f.width]
+                         for v, (_, f) in zip(values.values(), hl)))
+
+        def to_host(length, word):
+            """A host-bound beat: only length (for the arbiter) and the word matter."""
+            return tx_word(fw, 0, 0, 0, length, word)
 
         # ---- mesh -> host ------------------------------------------------------
         rx = ni.o_rx.payload
         m.d.comb += [mesh_tx.valid.eq(ni.o_rx.valid), ni.o_rx.ready.eq(mesh_tx.ready),
-                     mesh_tx.payload.length.eq(rx.length),
-                     mesh_tx.payload.data.eq(Mux(rx.first, head_word(rx.src_x, rx.src_y, rx.ptype, rx.length,
-                                                                      rx.data), rx.data))]
+                     mesh_tx.payload.eq(to_host(rx.length, Mux(rx.first, head_word(rx.src_x, rx.src_y, rx.ptype,
+                                                                                   rx.length, rx.data), rx.data)))]
 
         # ---- registers and counters ----------------------------------------------
         errors = Signal(16)
@@ -149,17 +153,17 @@ class HostBridge(wiring.Component):
         st_sel = Signal(2)
         sel_now = Mux(err_pending, 0, Mux(mark_pending, 1, 2))
         any_pending = err_pending | mark_pending | done_pending
-        m.d.comb += status_tx.payload.length.eq(1)
+        st_data = Signal(fw)
+        m.d.comb += status_tx.payload.eq(to_host(1, st_data))
         with m.If(~st_head_sent):
             m.d.comb += [status_tx.valid.eq(any_pending),
-                         status_tx.payload.data.eq(head_word(hx, hy, PacketType.STATUS, 1,
-                                                             st_code | (st_reason << 4)))]
+                         st_data.eq(head_word(hx, hy, PacketType.STATUS, 1, st_code | (st_reason << 4)))]
             with m.If(any_pending & status_tx.ready):
                 m.d.sync += [st_head_sent.eq(1), st_sel.eq(sel_now)]
         with m.Else():
             words = [err_word, mark_word, done_word]
             m.d.comb += [status_tx.valid.eq(1),
-                         status_tx.payload.data.eq(Mux(st_sel == 0, words[0], Mux(st_sel == 1, words[1], words[2])))]
+                         st_data.eq(Mux(st_sel == 0, words[0], Mux(st_sel == 1, words[1], words[2])))]
             with m.If(status_tx.ready):
                 m.d.sync += st_head_sent.eq(0)
                 with m.Switch(st_sel):
@@ -205,6 +209,8 @@ class HostBridge(wiring.Component):
         m.d.comb += [tx.dst_x.eq(h.dst_x), tx.dst_y.eq(h.dst_y), tx.ptype.eq(h.ptype),
                      tx.length.eq(h.length), tx.data.eq(Mux(state == IDLE, h.payload, word))]
         local_reg = Signal(32)
+        local_data = Signal(fw)
+        m.d.comb += local_tx.payload.eq(to_host(left, local_data))
         with m.Switch(state):
             with m.Case(IDLE):
                 with m.If(self.i_host.valid):
@@ -248,12 +254,11 @@ class HostBridge(wiring.Component):
                 # A READ_RESPONSE of `left` words, one register per address word.
                 with m.If(~have_addr):
                     m.d.comb += [local_tx.valid.eq(self.i_host.valid),
-                                 local_tx.payload.length.eq(left),
-                                 local_tx.payload.data.eq(head_word(hx, hy, PacketType.READ_RESPONSE, left, 0))]
+                                 local_data.eq(head_word(hx, hy, PacketType.READ_RESPONSE, left, 0))]
                     with m.If(self.i_host.valid & local_tx.ready):
                         m.d.sync += have_addr.eq(1)
                 with m.Else():
-                    m.d.comb += [local_tx.valid.eq(self.i_host.valid), local_tx.payload.data.eq(local_reg),
+                    m.d.comb += [local_tx.valid.eq(self.i_host.valid), local_data.eq(local_reg),
                                  self.i_host.ready.eq(local_tx.ready)]
                     with m.If(self.i_host.valid & local_tx.ready & ~reg_known(m, word[:32], cc.nodes)):
                         m.d.sync += errors.eq(Mux(errors == 0xFFFF, errors, errors + 1))

@@ -53,6 +53,7 @@ from sw_model.chip_map import BLOCK_SHIFT, NodeKind, RightBlock, RightReg
 
 from ..bridges import RateEncoder, SpikeCounter
 from ..callosum.layouts import PacketType, link_layout
+from ..callosum.ni import tx_word
 from ..right.core import RightCore
 from ..right.layouts import InKind
 from .tile_port import TilePort
@@ -284,9 +285,8 @@ class RightTile(wiring.Component):
             m.d.sync += p_valid.eq(0)
         m.d.comb += [
             tx.valid.eq(d_valid),
-            tx.payload.dst_x.eq(dest_rp.data.x), tx.payload.dst_y.eq(dest_rp.data.y),
-            tx.payload.ptype.eq(PacketType.SPIKE), tx.payload.length.eq(0),
-            tx.payload.data.eq(dest_rp.data.axon),
+            tx.payload.eq(tx_word(self.cfg.callosum.flit_width, dest_rp.data.x, dest_rp.data.y, PacketType.SPIKE, 0,
+                                  dest_rp.data.axon)),
         ]
         _sat_inc(m, spikes_sent, tx.valid & tx.ready)
         # Refused accesses and table entries past the end of OUT_DEST (skipped).

@@ -22,14 +22,14 @@ message is leaving, so the step controller never sees a half-handled packet
 as quiet.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_model.chip_map import ACT_LAST
 
 from ..callosum.layouts import PacketType, link_layout
-from ..callosum.ni import NetworkInterface, tx_layout
+from ..callosum.ni import NetworkInterface, tx_layout, tx_word
 from .arbiter import MessageArbiter
 from .vector_tx import ELEMENT
 
@@ -110,8 +110,9 @@ class TilePort(wiring.Component):
 
         head = ni.o_rx.valid & rx.first
         word = ni.o_rx.valid & ~rx.first
-        m.d.comb += [resp.payload.dst_x.eq(rx.src_x), resp.payload.dst_y.eq(rx.src_y),
-                     resp.payload.ptype.eq(PacketType.READ_RESPONSE), resp.payload.length.eq(rx.length)]
+        resp_data = Signal(32)         # 0 on the head beat, then each read's answer
+        m.d.comb += resp.payload.eq(tx_word(fw, rx.src_x, rx.src_y, PacketType.READ_RESPONSE, rx.length,
+                                            resp_data))
 
         # ---- heads -----------------------------------------------------------
         with m.If(head):
@@ -124,7 +125,7 @@ class TilePort(wiring.Component):
                 m.d.comb += [self.o_spike.valid.eq(1), self.o_spike.payload.axon.eq(rx.data[:13]),
                              ni.o_rx.ready.eq(self.o_spike.ready)]
             with m.Elif(rx.ptype == PacketType.CONFIG_READ):
-                m.d.comb += [resp.valid.eq(1), resp.payload.data.eq(0), ni.o_rx.ready.eq(resp.ready)]
+                m.d.comb += [resp.valid.eq(1), ni.o_rx.ready.eq(resp.ready)]
                 with m.If(resp.ready):
                     m.d.sync += [state.eq(READ), rd_issued.eq(0)]
             with m.Else():
@@ -163,7 +164,7 @@ class TilePort(wiring.Component):
                         with m.If(self.o_bus.ready):
                             m.d.sync += rd_issued.eq(1)
                     with m.Else():
-                        m.d.comb += [resp.valid.eq(self.i_rdata.valid), resp.payload.data.eq(self.i_rdata.payload),
+                        m.d.comb += [resp.valid.eq(self.i_rdata.valid), resp_data.eq(self.i_rdata.payload),
                                      self.i_rdata.ready.eq(resp.ready),
                                      ni.o_rx.ready.eq(self.i_rdata.valid & resp.ready)]
                         with m.If(self.i_rdata.valid & resp.ready):

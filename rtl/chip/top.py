@@ -16,7 +16,7 @@ bits), and for observation ``tick``, ``running``, ``busy`` (per node),
 mesh: always 0 unless a tile misbehaves).
 """
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from sw_model.chip_map import ACT_LAST, MAX_WORDS
 
 from ..callosum.layouts import PacketType
-from ..callosum.ni import tx_layout
+from ..callosum.ni import tx_layout, tx_word
 
 ELEMENT = data.StructLayout({"value": signed(8), "last": unsigned(1)})
 
@@ -56,15 +56,15 @@ class VectorSender(wiring.Component):
             with m.If((nwords == MAX_WORDS - 1) | e.last):
                 m.d.sync += [sending.eq(1), head_sent.eq(0), final.eq(e.last), left.eq(nwords + 1)]
 
-        tx = self.o_tx.payload
-        m.d.comb += [tx.dst_x.eq(self.dst_x), tx.dst_y.eq(self.dst_y),
-                     tx.ptype.eq(PacketType.ACTIVATION), tx.length.eq(left)]
+        tx_data = Signal(32)
+        m.d.comb += self.o_tx.payload.eq(tx_word(self.flit_width, self.dst_x, self.dst_y, PacketType.ACTIVATION,
+                                                 left, tx_data))
         with m.If(sending & ~head_sent):
-            m.d.comb += [self.o_tx.valid.eq(1), tx.data.eq(Mux(final, ACT_LAST, 0))]
+            m.d.comb += [self.o_tx.valid.eq(1), tx_data.eq(Mux(final, ACT_LAST, 0))]
             with m.If(self.o_tx.ready):
                 m.d.sync += head_sent.eq(1)
         with m.Elif(sending):
-            m.d.comb += [self.o_tx.valid.eq(words.r_rdy), tx.data.eq(words.r_data),
+            m.d.comb += [self.o_tx.valid.eq(words.r_rdy), tx_data.eq(words.r_data),
                          words.r_en.eq(self.o_tx.ready)]
             with m.If(words.r_rdy & self.o_tx.ready):
                 m.d.sync += left.eq(left - 1)
