@@ -116,12 +116,23 @@ def _right_writes(cfg, lif, table, compiled, window, count_dest, dests) -> list:
     writes += [(reg(cm.RightReg.WINDOW), window), (reg(cm.RightReg.COUNT_DEST), cm.node_word(*count_dest)),
                (reg(cm.RightReg.COUNT_N), lif.neurons)]
     k = len(dests)
-    for n in range(lif.neurons):
-        writes.append((cm.address(cm.RightBlock.OUT_PTR, n), (n * k if k else 0) | (k << 16)))
+    for n in range(R.neurons):      # every neuron: memories keep old contents across reset
+        count = k if n < lif.neurons else 0
+        writes.append((cm.address(cm.RightBlock.OUT_PTR, n), (n * count) | (count << 16)))
     for n in range(lif.neurons):
         for j, ((x, y), base) in enumerate(dests):
             writes.append((cm.address(cm.RightBlock.OUT_DEST, n * k + j), cm.out_dest_word(x, y, base + n)))
     return writes
+
+
+def _idle_right_writes(cfg) -> list:
+    """A right tile the network does not use still takes every tick: whatever
+    an earlier network left in it must stay inside. No counts, no spike
+    destinations, no synapses."""
+    R = cfg.right
+    return ([(cm.address(cm.RightBlock.TILE_REGS, cm.RightReg.WINDOW), 0)]
+            + [(cm.address(cm.RightBlock.OUT_PTR, n), 0) for n in range(R.neurons)]
+            + [(cm.address(cm.RightBlock.CORE, rs.addr(rs.PTR, a)), 0) for a in range(R.axons)])
 
 
 # --------------------------------------------------------------------------
@@ -261,6 +272,9 @@ def compile_network(network, cfg) -> "Program":
         table = network.synapse_table(lif.name)
         compiled = _check_lif_fits(cfg, network, lif, table, len(dests))
         writes[placement[lif.name][1]] = _right_writes(cfg, lif, table, compiled, window, count_dest, dests)
+    for node in cfg.chip.right:
+        if tuple(node) not in writes:
+            writes[tuple(node)] = _idle_right_writes(cfg)
     writes[host] = [(cm.address(0, cm.HostReg.MARKERS), int(bool(network.raster)))]
     return Program(network=network, cfg=cfg, placement=placement, writes=writes, axon_offsets=offsets,
                    host_counts=tuple(counted))

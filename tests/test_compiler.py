@@ -126,7 +126,8 @@ def simulate(program, x):
     mem = memories(sent, host)
     steps = mem[host][cm.address(0, cm.HostReg.RUN)]
     lefts = {n: left_image(cfg, mem[n]) for n in cfg.chip.left if n in mem}
-    rights = {n: right_image(cfg, mem[n]) for n in cfg.chip.right if n in mem}
+    used = {node for _, node in program.placement.values()}
+    rights = {n: right_image(cfg, mem[n]) for n in cfg.chip.right if n in used}
     cores = {}
     for n, img in rights.items():
         cores[n] = RightCoreModel(cfg.right.neurons, cfg.right.axons, wexp=img["wexp"])
@@ -185,7 +186,13 @@ def test_demo_register_images(demo):
     cfg = program.cfg
     assert program.placement == {"hidden": ("left", (0, 1)), "out": ("right", (1, 0))}
     mem = memories(program.load_packets(), cfg.chip.host)
-    assert set(mem) == {(0, 1), (1, 0), (0, 0)}
+    assert set(mem) == {(0, 1), (1, 0), (1, 1), (0, 0)}
+    # The unused right tile is silenced: no counts, no spike destinations, no synapses.
+    idle = mem[(1, 1)]
+    assert idle[cm.address(cm.RightBlock.TILE_REGS, cm.RightReg.WINDOW)] == 0
+    assert all(idle[cm.address(cm.RightBlock.OUT_PTR, n)] == 0 for n in range(cfg.right.neurons))
+    assert all(idle[cm.address(cm.RightBlock.CORE, rs.addr(rs.PTR, a))] == 0 for a in range(cfg.right.axons))
+    assert len(idle) == 1 + cfg.right.neurons + cfg.right.axons
     img = left_image(cfg, mem[(0, 1)])
     assert np.array_equal(img["W"], net.w1) and img["dest"] == (1, 0)
     assert img["bias"].tolist() == net.bias1.tolist() and img["mult"].tolist() == net.mult1.tolist()
