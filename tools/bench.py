@@ -22,7 +22,15 @@ axons spiking per step; and ``build/bench/callosum.json``::
      "bars": {...}}
 
 (offered and accepted in flits per node per cycle) with the plot
-``build/bench/callosum_latency.png``.
+``build/bench/callosum_latency.png``; and ``build/bench/chip.json``::
+
+    {"config", "cycles_per_inference", "inferences_per_s_at_100mhz",
+     "busy": {"<tile>": fraction}, "noc_flits", "images", "golden_match", ...}
+
+for the digits demo network on the default config (cycles per inference
+from the first input word at the host port to the RUN_DONE word back;
+busy: the fraction of those cycles each tile was busy; noc_flits: flits
+injected into the mesh per inference).
 """
 
 from __future__ import annotations
@@ -165,6 +173,29 @@ def plot_callosum(result, path):
     plt.close(fig)
 
 
+CHIP_IMAGES = 20
+
+
+def bench_chip():
+    from host.digits import load_digits_split, train
+    from rtl.config import load_config
+    from tools.demo import run_on_chip, summarise
+
+    cfg = load_config("default")
+    data = load_digits_split(0)
+    net, _ = train(data)
+    images = data.x_test[:CHIP_IMAGES]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "net.npz"
+        net.save(path)
+        results = run_on_chip(cfg, path, images, trace=False, show_progress=False)
+    _, g_counts = net.predict(images)
+    counts = [r["counts"] for r in results["images"]]
+    return {"config": cfg.name, **summarise(cfg, results), "images": len(images),
+            "golden_match": counts == g_counts.tolist(), "load_cycles": results["load_cycles"],
+            "verilator_build_seconds": round(results["build_seconds"], 1)}
+
+
 def print_bars(bars) -> bool:
     """Print each bar's verdict; True if all are met."""
     ok = True
@@ -218,7 +249,17 @@ def main(argv=None):
         print(f"{c['pattern']:>10} {c['packet_flits']:>5} {c['offered']:>7.2f} {c['accepted']:>8.3f} "
               f"{c['avg_latency']:>8.1f} {c['p99_latency']:>5} {c['lost']:>4}")
     ok &= print_bars(cal["bars"])
-    print(f"wrote {path} and {plot}")
+    print(f"wrote {path} and {plot}\n")
+
+    chip = bench_chip()
+    path = BENCH_DIR / "chip.json"
+    path.write_text(json.dumps(chip, indent=2) + "\n")
+    print(f"chip ({chip['config']}), digits network, {chip['images']} images: "
+          f"{chip['cycles_per_inference']:.0f} cycles/inference = {chip['inferences_per_s_at_100mhz']:.0f} "
+          f"inferences/s at 100 MHz, {chip['noc_flits']:.0f} flits/inference, golden match: {chip['golden_match']}")
+    print("busy: " + ", ".join(f"{k} {v:.2f}" for k, v in chip["busy"].items()))
+    ok &= chip["golden_match"]
+    print(f"wrote {path}")
     return 0 if ok else 1
 
 
