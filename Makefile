@@ -14,7 +14,7 @@ JOBS    ?= auto
 all: test
 
 help:
-	@echo "make demo      the hybrid digits network on the RTL cores (ARGS=--all: whole test split)"
+	@echo "make demo      the hybrid digits network on the chip top (ARGS=--all: whole test split)"
 	@echo "make demo-gemm a quantized GEMM through the left core in Verilator"
 	@echo "make test      the whole suite (unit tests + cocotb benches), pytest -n $(JOBS)"
 	@echo "make sim       the cocotb/Verilator benches only"
