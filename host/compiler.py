@@ -111,6 +111,8 @@ def _right_writes(cfg, lif, table, compiled, window, count_dest, dests) -> list:
     # Address order makes long bursts; the addresses are distinct and the
     # core is idle while loading, so the order of these writes is free.
     core.sort(key=lambda ad: ad[0])
+    # The update walks only the groups that hold this layer's neurons.
+    core.append((rs.addr(rs.REGS, rs.REG_GROUPS), -(-lif.neurons // R.lanes)))
     writes = [(cm.address(cm.RightBlock.CORE, a), d) for a, d in core]
     reg = lambda r: cm.address(cm.RightBlock.TILE_REGS, r)   # noqa: E731
     writes += [(reg(cm.RightReg.WINDOW), window), (reg(cm.RightReg.COUNT_DEST), cm.node_word(*count_dest)),
@@ -128,9 +130,10 @@ def _right_writes(cfg, lif, table, compiled, window, count_dest, dests) -> list:
 def _idle_right_writes(cfg) -> list:
     """A right tile the network does not use still takes every tick: whatever
     an earlier network left in it must stay inside. No counts, no spike
-    destinations, no synapses."""
+    destinations, no synapses, no neuron updates."""
     R = cfg.right
-    return ([(cm.address(cm.RightBlock.TILE_REGS, cm.RightReg.WINDOW), 0)]
+    return ([(cm.address(cm.RightBlock.TILE_REGS, cm.RightReg.WINDOW), 0),
+             (cm.address(cm.RightBlock.CORE, rs.addr(rs.REGS, rs.REG_GROUPS)), 0)]
             + [(cm.address(cm.RightBlock.OUT_PTR, n), 0) for n in range(R.neurons)]
             + [(cm.address(cm.RightBlock.CORE, rs.addr(rs.PTR, a)), 0) for a in range(R.axons)])
 
@@ -313,6 +316,13 @@ class Program:
         packets = []
         for node, writes in self.writes.items():
             packets += proto.writes_to_packets(self.host, node, writes)
+        # A rate encoder keeps the last vector it was sent (memories and its
+        # registers survive a new program); a right tile that no dense layer
+        # feeds gets a one-element zero vector, which never spikes.
+        fed = {self.node(lif.name) for lif in self.network.lif_layers if self.network.dense_source(lif)}
+        for node in self.cfg.chip.right:
+            if tuple(node) not in fed:
+                packets += proto.activation(self.host, tuple(node), [0])
         return packets
 
     def _check_input(self, x):

@@ -192,7 +192,8 @@ def test_demo_register_images(demo):
     assert idle[cm.address(cm.RightBlock.TILE_REGS, cm.RightReg.WINDOW)] == 0
     assert all(idle[cm.address(cm.RightBlock.OUT_PTR, n)] == 0 for n in range(cfg.right.neurons))
     assert all(idle[cm.address(cm.RightBlock.CORE, rs.addr(rs.PTR, a))] == 0 for a in range(cfg.right.axons))
-    assert len(idle) == 1 + cfg.right.neurons + cfg.right.axons
+    assert idle[cm.address(cm.RightBlock.CORE, rs.addr(rs.REGS, rs.REG_GROUPS))] == 0
+    assert len(idle) == 2 + cfg.right.neurons + cfg.right.axons
     img = left_image(cfg, mem[(0, 1)])
     assert np.array_equal(img["W"], net.w1) and img["dest"] == (1, 0)
     assert img["bias"].tolist() == net.bias1.tolist() and img["mult"].tolist() == net.mult1.tolist()

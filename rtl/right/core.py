@@ -105,6 +105,8 @@ class RightCore(wiring.Component):
 
         # ---- registers and counters ---------------------------------------
         wexp = Signal(3)
+        # Groups the update walks: a layer smaller than the core skips the rest.
+        upd_groups = Signal(range(G + 1), init=G)
         errors, cfg_errors = Signal(16), Signal(16)
         steps, sops = Signal(32), Signal(32)
         cyc_int, cyc_upd = Signal(32), Signal(32)
@@ -169,7 +171,7 @@ class RightCore(wiring.Component):
         u1_valid, u1_group = Signal(), Signal(GB)
         u2_valid, u2_group = Signal(), Signal(GB)
         u3_valid, u3_group = Signal(), Signal(GB)
-        upd_read = (phase == UPDATE) & (ug < G)
+        upd_read = (phase == UPDATE) & (ug < upd_groups)
         m.d.sync += [u1_valid.eq(upd_read), u1_group.eq(ug),
                      u2_valid.eq(u1_valid), u2_group.eq(u1_group),
                      u3_valid.eq(u2_valid), u3_group.eq(u2_group)]
@@ -213,18 +215,20 @@ class RightCore(wiring.Component):
                  Mux(region == Region.PTR, offset < A,
                  Mux(region == Region.SYN, (index < SR) & (lane_sel < NL),
                  Mux((region >= Region.PARAM0) & (region <= Region.ACC), per_neuron, 0))))
-        writable_reg = offset == Reg.WEXP
+        writable_reg = (offset == Reg.WEXP) | (offset == Reg.GROUPS)
         bad = take_cfg & (~mapped | (is_write & (region == Region.REGS) & ~writable_reg))
         _sat_counter(m, cfg_errors, bad)
         cfg_wr = take_cfg & is_write & ~bad
         cfg_rd = take_cfg & ~is_write
 
-        with m.If(cfg_wr & (region == Region.REGS)):
+        with m.If(cfg_wr & (region == Region.REGS) & (offset == Reg.WEXP)):
             m.d.sync += wexp.eq(req.data[:3])
+        with m.If(cfg_wr & (region == Region.REGS) & (offset == Reg.GROUPS)):
+            m.d.sync += upd_groups.eq(Mux(req.data > G, G, req.data))
         reg_values = {
             Reg.ID: ID_WORD, Reg.WEXP: wexp, Reg.ERRORS: errors, Reg.CFG_ERRORS: cfg_errors,
             Reg.STEPS: steps, Reg.SOPS: sops, Reg.INTEGRATE_CYCLES: cyc_int,
-            Reg.UPDATE_CYCLES: cyc_upd, Reg.SHAPE: cfg.neurons | (NL << 16),
+            Reg.UPDATE_CYCLES: cyc_upd, Reg.SHAPE: cfg.neurons | (NL << 16), Reg.GROUPS: upd_groups,
         }
         with m.If(cfg_rd):
             m.d.sync += [rd_pending.eq(1), rd_region.eq(Mux(mapped, region, 0xF)), rd_lane.eq(lane_sel)]
@@ -332,10 +336,10 @@ class RightCore(wiring.Component):
         with m.Switch(phase):
             with m.Case(RUN):
                 with m.If(tick):
-                    m.d.sync += [phase.eq(UPDATE), ug.eq(0)]
+                    m.d.sync += [phase.eq(Mux(upd_groups == 0, DRAIN, UPDATE)), ug.eq(0)]
             with m.Case(UPDATE):
                 m.d.sync += ug.eq(ug + 1)
-                with m.If(ug == G - 1):
+                with m.If(ug == upd_groups - 1):
                     m.d.sync += phase.eq(DRAIN)
             with m.Case(DRAIN):
                 pass   # left below, once write-back and emission are done

@@ -35,6 +35,8 @@ class Reg(enum.IntEnum):
     INTEGRATE_CYCLES = 6  # ro: cycles with the event pipeline busy
     UPDATE_CYCLES = 7     # ro: cycles from tick to the last neuron written back
     SHAPE = 8             # ro: neurons [15:0], lanes [20:16]
+    GROUPS = 9            # rw: neuron groups the update walks (0..groups, larger values clamp;
+                          # reset: all); neurons past them keep their state and never spike
 
 
 REGION_SHIFT = 20
