@@ -91,7 +91,7 @@ class ErrorReason(IntEnum):
     BAD_TYPE = 3       # packet type the destination does not take from the host
     BAD_LENGTH = 4     # word count wrong for the type (see the module docstring)
     BAD_REGISTER = 5   # host-node register that does not exist or is read-only
-    BUSY = 6           # RUN written while a run is in progress
+    BUSY = 6           # RUN written, or a tile read (CONFIG_READ), while a run is in progress
 
 
 STATUS_CODE_BITS = 4

@@ -11,12 +11,13 @@ from .router import Router
 
 class Mesh(wiring.Component):
     """Ports ``i_local_<x>_<y>`` / ``o_local_<x>_<y>`` (flit streams) per node
-    and ``errors``, the sum of every router's dropped-packet counter."""
+    and ``errors``, the sum of every router's dropped-packet counter;
+    ``drops``, the packets dropped this cycle (for in-flight counts)."""
 
     def __init__(self, cfg):
         self.cfg = cfg
         lay = link_layout(cfg.flit_width)
-        members = {"errors": Out(32)}
+        members = {"errors": Out(32), "drops": Out(8)}
         for y in range(cfg.height):
             for x in range(cfg.width):
                 members[f"i_local_{x}_{y}"] = In(stream.Signature(lay))
@@ -48,7 +49,8 @@ class Mesh(wiring.Component):
                 south = routers[x, y + 1]
                 wiring.connect(m, r.o_s, south.i_n)
                 wiring.connect(m, south.o_n, r.i_s)
-        m.d.comb += self.errors.eq(sum(r.errors for r in routers.values()))
+        m.d.comb += [self.errors.eq(sum(r.errors for r in routers.values())),
+                     self.drops.eq(sum(r.drops for r in routers.values()))]
         return m
 
 

@@ -27,7 +27,7 @@ class Router(wiring.Component):
     def __init__(self, cfg, x, y):
         self.cfg, self.x, self.y = cfg, x, y
         lay = link_layout(cfg.flit_width)
-        members = {"errors": Out(16)}
+        members = {"errors": Out(16), "drops": Out(2)}
         for p in PORTS:
             members[f"i_{p.name.lower()}"] = In(stream.Signature(lay))
             members[f"o_{p.name.lower()}"] = Out(stream.Signature(lay))
@@ -100,6 +100,9 @@ class Router(wiring.Component):
             want.append((target, orphan, in_pkt)); r_ens.append((r_en, moved, orphan))
             datas.append(payload)
         n_orphans = sum(o[1] for o in want)
+        # Packets dropped this cycle, for in-flight counts (orphans are stray
+        # flits of no counted packet).
+        m.d.comb += self.drops.eq(val.drops)
         with m.If(orphans + n_orphans <= 0xFFFF):
             m.d.sync += orphans.eq(orphans + n_orphans)
         with m.Else():

@@ -42,6 +42,7 @@ class PacketValidator(wiring.Component):
             "i": In(stream.Signature(lay)),
             "o": Out(stream.Signature(lay)),
             "errors": Out(16),
+            "drops": Out(2),     # packets dropped this cycle whose head had entered (for in-flight counts)
         })
 
     def elaborate(self, platform):
@@ -131,6 +132,9 @@ class PacketValidator(wiring.Component):
                 m.d.sync += remaining.eq(remaining - 1)
             count = errors + error + aborted
             m.d.sync += errors.eq(Mux(count > 0xFFFF, 0xFFFF, count))
+            # Only packets whose head entered count as dropped packets: a
+            # stray body or tail in IDLE is an error but no packet.
+            m.d.comb += self.drops.eq((error & (is_head | (state == IN_PACKET))) + aborted)
 
         m.d.comb += [
             rp.addr.eq(rd[:pw - 1]),

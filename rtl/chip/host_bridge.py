@@ -126,8 +126,10 @@ class HostBridge(wiring.Component):
         steps, cycles = Signal(32), Signal(32)
         run_left = Signal(16)
         finishing = Signal()
+        done_pending, done_word = Signal(), Signal(32)   # a run ends once its RUN_DONE has left
+        quiet = Signal()
         markers = Signal()
-        m.d.comb += [self.errors.eq(errors), self.steps.eq(steps), self.running.eq((run_left != 0) | finishing)]
+        m.d.comb += [self.errors.eq(errors), self.steps.eq(steps), self.running.eq((run_left != 0) | finishing | done_pending)]
         flits = Signal(32)
         m.d.sync += [cycles.eq(cycles + 1), flits.eq(flits + self.flits_injected)]
         busy_counts = []
@@ -140,32 +142,33 @@ class HostBridge(wiring.Component):
         # ---- status engine: one pending STATUS per source -------------------------
         err_pending, err_reason, err_word = Signal(), Signal(8), Signal(fw)
         mark_pending, mark_word = Signal(), Signal(32)
-        done_pending, done_word = Signal(), Signal(32)
-        st_head_sent = Signal()
-        st_code, st_reason, st_word = Signal(4), Signal(8), Signal(fw)
-        with m.If(err_pending):
-            m.d.comb += [st_code.eq(Status.ERROR), st_reason.eq(err_reason), st_word.eq(err_word)]
-        with m.Elif(mark_pending):
-            m.d.comb += [st_code.eq(Status.STEP), st_word.eq(mark_word)]
-        with m.Elif(done_pending):
-            m.d.comb += [st_code.eq(Status.RUN_DONE), st_word.eq(done_word)]
-        # The source is chosen when the head leaves and held for the word.
+        # The source is chosen (errors first) one cycle before its head is
+        # offered and held until its word has left: a source raised later
+        # never replaces a head under a waiting sink. A source cannot be
+        # raised again while it is pending, so its fields hold too.
+        st_active, st_head_sent = Signal(), Signal()
         st_sel = Signal(2)
-        sel_now = Mux(err_pending, 0, Mux(mark_pending, 1, 2))
-        any_pending = err_pending | mark_pending | done_pending
+        with m.If(~st_active & (err_pending | mark_pending | done_pending)):
+            m.d.sync += [st_active.eq(1), st_head_sent.eq(0),
+                         st_sel.eq(Mux(err_pending, 0, Mux(mark_pending, 1, 2)))]
+        st_code, st_reason, st_word = Signal(4), Signal(8), Signal(fw)
+        with m.Switch(st_sel):
+            with m.Case(0):
+                m.d.comb += [st_code.eq(Status.ERROR), st_reason.eq(err_reason), st_word.eq(err_word)]
+            with m.Case(1):
+                m.d.comb += [st_code.eq(Status.STEP), st_word.eq(mark_word)]
+            with m.Default():
+                m.d.comb += [st_code.eq(Status.RUN_DONE), st_word.eq(done_word)]
         st_data = Signal(fw)
-        m.d.comb += status_tx.payload.eq(to_host(1, st_data))
+        m.d.comb += [status_tx.payload.eq(to_host(1, st_data)), status_tx.valid.eq(st_active)]
         with m.If(~st_head_sent):
-            m.d.comb += [status_tx.valid.eq(any_pending),
-                         st_data.eq(head_word(hx, hy, PacketType.STATUS, 1, st_code | (st_reason << 4)))]
-            with m.If(any_pending & status_tx.ready):
-                m.d.sync += [st_head_sent.eq(1), st_sel.eq(sel_now)]
+            m.d.comb += st_data.eq(head_word(hx, hy, PacketType.STATUS, 1, st_code | (st_reason << 4)))
+            with m.If(st_active & status_tx.ready):
+                m.d.sync += st_head_sent.eq(1)
         with m.Else():
-            words = [err_word, mark_word, done_word]
-            m.d.comb += [status_tx.valid.eq(1),
-                         st_data.eq(Mux(st_sel == 0, words[0], Mux(st_sel == 1, words[1], words[2])))]
+            m.d.comb += st_data.eq(st_word)
             with m.If(status_tx.ready):
-                m.d.sync += st_head_sent.eq(0)
+                m.d.sync += [st_head_sent.eq(0), st_active.eq(0)]
                 with m.Switch(st_sel):
                     with m.Case(0):
                         m.d.sync += err_pending.eq(0)
@@ -195,10 +198,15 @@ class HostBridge(wiring.Component):
                 t = PacketType[name]
                 with m.If((dst_kind == kind) & (h.ptype == t)):
                     m.d.comb += [type_ok.eq(1), len_ok.eq(length_ok(t, h.length))]
+        to_host_node = dst_kind == NodeKind.HOST
+        # A read holds the tile's receive side until its answer has left; with
+        # spikes in flight (a tile feeding itself) that can deadlock, so tile
+        # reads are refused during a run and otherwise wait for a quiet chip.
+        tile_read = (h.ptype == PacketType.CONFIG_READ) & ~to_host_node
         reason = Mux(~dst_in_mesh, ErrorReason.OFF_MESH,
                  Mux(dst_kind == NodeKind.EMPTY, ErrorReason.EMPTY_NODE,
-                 Mux(~type_ok, ErrorReason.BAD_TYPE, Mux(~len_ok, ErrorReason.BAD_LENGTH, 0))))
-        to_host_node = dst_kind == NodeKind.HOST
+                 Mux(~type_ok, ErrorReason.BAD_TYPE, Mux(~len_ok, ErrorReason.BAD_LENGTH,
+                 Mux(tile_read & self.running, ErrorReason.BUSY, 0)))))
 
         def refuse(m, why, detail):
             """Raise an error STATUS (the caller only does so while none is pending)."""
@@ -225,8 +233,9 @@ class HostBridge(wiring.Component):
                         m.d.sync += [left.eq(h.length), have_addr.eq(0),
                                      state.eq(Mux(h.ptype == PacketType.CONFIG_WRITE, LWRITE, LREAD))]
                     with m.Else():
-                        m.d.comb += [ni.i_tx.valid.eq(1), self.i_host.ready.eq(ni.i_tx.ready)]
-                        with m.If(ni.i_tx.ready & (h.length != 0)):
+                        hold = tile_read & ~quiet
+                        m.d.comb += [ni.i_tx.valid.eq(~hold), self.i_host.ready.eq(ni.i_tx.ready & ~hold)]
+                        with m.If(ni.i_tx.ready & ~hold & (h.length != 0)):
                             m.d.sync += [left.eq(h.length), state.eq(FWD)]
             with m.Case(FWD):
                 m.d.comb += [ni.i_tx.valid.eq(self.i_host.valid), self.i_host.ready.eq(ni.i_tx.ready)]
@@ -269,7 +278,6 @@ class HostBridge(wiring.Component):
 
         # Local register reads (combinational: the answer leaves with the word).
         raddr = word[:32]
-        quiet = Signal()
         regs = {
             HostReg.ID: HOST_ID, HostReg.RUN: run_left, HostReg.STEPS: steps, HostReg.CYCLES: cycles,
             HostReg.ERRORS: errors, HostReg.STATE: Cat(self.running, quiet), HostReg.MARKERS: markers,

@@ -82,11 +82,9 @@ class Chip(wiring.Component):
                 flits.append(li.valid & li.ready)
                 delivered.append(lo.valid & lo.ready & lo.payload.kind[1])
 
-        # Packets in flight: + heads injected, - tails delivered, - packets dropped.
+        # Packets in flight: + heads injected, - tails delivered, - packets
+        # dropped (a per-cycle count: the error counters saturate).
         in_flight = Signal(16)
-        drops_seen = Signal(32)
-        m.d.sync += [drops_seen.eq(mesh.errors),
-                     in_flight.eq(in_flight + _popcount(injected) - _popcount(delivered)
-                                  - (mesh.errors - drops_seen))]
+        m.d.sync += in_flight.eq(in_flight + _popcount(injected) - _popcount(delivered) - mesh.drops)
         m.d.comb += [bridge.in_flight.eq(in_flight), bridge.flits_injected.eq(_popcount(flits))]
         return m
