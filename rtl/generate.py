@@ -16,7 +16,15 @@ UNITS = {
     "right": ("hemi_right_core", lambda cfg: _unit("right", "RightCore")(cfg.right)),
     "callosum": ("hemi_callosum", lambda cfg: _unit("callosum", "MeshBenchTop")(cfg.callosum)),
     "chip": ("hemi_chip", lambda cfg: _unit("chip", "Chip")(cfg)),
+    # The board top with its PLL bypassed, as the FPGA bench simulates it.
+    "board": ("hemi_board", lambda cfg: _board_sim(cfg)),
 }
+
+
+def _board_sim(cfg):
+    from fpga.board_top import SIM_BAUD, SIM_CLK_HZ, BoardTop
+
+    return BoardTop(cfg, SIM_CLK_HZ, SIM_BAUD)
 
 
 def _unit(package, cls):

@@ -5,7 +5,6 @@ realignment after a half-sent word, overruns counted."""
 import random
 
 import pytest
-from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from fpga.uart import HostUart, UARTRx

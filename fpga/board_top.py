@@ -1,0 +1,70 @@
+"""What every board runs: the chip, its host port over a UART, and two LEDs.
+
+``BoardTop(cfg, clk_hz, baud)`` has only pins: ``uart_rx``, ``uart_tx``,
+``led_heartbeat`` (toggles twice a second: the clock runs) and ``led_error``
+(lit, and held, once the chip refused a host packet, the mesh dropped one,
+or the UART lost a byte or saw a bad frame). The board files put a PLL in
+front of it; the simulation bench drives it directly (PLL bypassed), so
+the same top runs in Verilator and on a board.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rtl.chip import Chip
+
+from .uart import HostUart
+
+
+#: The simulated board (PLL bypassed): 4 clock cycles per UART bit (the
+#: least the UART takes) keeps the bench fast; the logic is the same at any
+#: divisor.
+SIM_CLK_HZ, SIM_BAUD = 4_000_000, 1_000_000
+
+
+def uart_divisor(clk_hz, baud):
+    divisor = round(clk_hz / baud)
+    if divisor < 4:
+        raise ValueError(f"baud {baud} is too fast for a {clk_hz / 1e6:g} MHz clock "
+                         f"(at least 4 clock cycles per bit)")
+    if abs(clk_hz / divisor - baud) / baud > 0.02:
+        raise ValueError(f"baud {baud}: the nearest rate from {clk_hz / 1e6:g} MHz is "
+                         f"{clk_hz / divisor:.0f}, more than 2 % off")
+    return divisor
+
+
+class BoardTop(wiring.Component):
+    uart_rx: In(1, init=1)
+    uart_tx: Out(1, init=1)
+    led_heartbeat: Out(1)
+    led_error: Out(1)
+
+    def __init__(self, cfg, clk_hz, baud):
+        self.cfg = cfg.check_chip()
+        self.clk_hz, self.baud = int(clk_hz), int(baud)
+        try:
+            self.divisor = uart_divisor(self.clk_hz, self.baud)
+        except ValueError:
+            self._MustUse__silence = True
+            raise
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.chip = chip = Chip(self.cfg)
+        m.submodules.uart = uart = HostUart(self.cfg.callosum.flit_width, self.divisor)
+        m.d.comb += [uart.rx.eq(self.uart_rx), self.uart_tx.eq(uart.tx)]
+        wiring.connect(m, uart.o_word, chip.i_host)
+        wiring.connect(m, chip.o_host, uart.i_word)
+
+        half_second = max(self.clk_hz // 2, 1)
+        beat = Signal(range(half_second))
+        with m.If(beat == half_second - 1):
+            m.d.sync += [beat.eq(0), self.led_heartbeat.eq(~self.led_heartbeat)]
+        with m.Else():
+            m.d.sync += beat.eq(beat + 1)
+        trouble = (chip.errors != 0) | (chip.net_errors != 0) | (uart.overruns != 0) | (uart.frame_errors != 0)
+        with m.If(trouble):
+            m.d.sync += self.led_error.eq(1)
+        return m
