@@ -387,8 +387,9 @@ def two_layer(k, n, neurons, cfg, raster=()):
      r"3 lif layers but config 'default' has 2 right tile\(s\)"),
     (lambda: two_layer(65, 4, 4, tiny()), r"dense layer 'd': K = 65 inputs, .* at most 64 \(left.max_k\)"),
     (lambda: two_layer(4, 65, 4, tiny()), r"dense layer 'd': N = 65 outputs, .* \(left.max_n\)"),
-    (lambda: two_layer(64, 64, 4, tiny()), r"dense layer 'd': needs 1024 weight rows .* holds 256 "
-                                           r"\(left.weight_rows\)"),
+    (lambda: two_layer(64, 64, 4, HemiConfig.from_dict({"left": {"rows": 4, "cols": 4, "weight_rows": 256,
+                                                                 "max_k": 64, "max_n": 64}})),
+     r"dense layer 'd': needs 1024 weight rows .* holds 256 \(left.weight_rows\)"),
     (lambda: two_layer(4, 4, 65, tiny()), r"lif layer 'l': 65 neurons, the right tile has 64 \(right.neurons\)"),
     (lambda: two_layer(4, 65, 4, HemiConfig.from_dict({"right": {"axons": 64}})),
      r"lif layer 'l': its sources need 65 axons, the right tile has 64 \(right.axons\)"),
