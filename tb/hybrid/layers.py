@@ -1,6 +1,8 @@
-"""cocotb runs of the hybrid network's two layers on the RTL cores (used by
-``make demo``): the dense layer on the left core, the LIF layer on the right
-core. Every output is checked against the golden model as it arrives.
+"""cocotb runs of the hybrid network's two layers on the bare cores, without
+the chip around them (tests/test_hybrid_sim.py; ``make demo`` runs the
+network on the chip top): the dense layer on the left core, the LIF layer on
+the right core. Every output is checked against the golden model as it
+arrives.
 
 Environment: HEMI_NET (the saved HybridNet), HEMI_IMAGES (an .npy of int8
 images, or of hidden vectors for the right layer), HEMI_OUT (results JSON),
