@@ -5,10 +5,10 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from rtl.bridges import RateEncoder
 from sw_model.bridges import events_per_step, rate_encode
+from tb.common.amaranth_sim import simulate
 
 
 def run_encoder(elements, vectors, steps, rng):
@@ -42,10 +42,7 @@ def run_encoder(elements, vectors, steps, rng):
                 per_step.append(events)
             got.append(per_step)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     return got
 
 
@@ -120,10 +117,7 @@ def run_counter(neurons, window, steps_spikes, rng, size=0):
         for _ in range(4 * neurons + 20):
             await cycle()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     return vectors, busy_trace
 
 
@@ -189,8 +183,5 @@ def test_spike_counter_size_change_between_windows():
             while ctx.get(dut.busy):
                 await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert got == [[1, 0, 1], [0, 1, 0, 0, 0, 1, 0, 1], [0, 0, 0, 0, 1]]

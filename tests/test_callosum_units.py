@@ -7,18 +7,12 @@ import random
 import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
-from amaranth.sim import Simulator
 
 from rtl.config import CallosumConfig
 from rtl.callosum import NetworkInterface, PacketValidator, Router
 from sw_model import callosum as net
+from tb.common.amaranth_sim import simulate
 
-
-def simulate(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
 
 
 def flit_value(kind, data):

@@ -5,7 +5,6 @@ quiet."""
 
 import random
 
-from amaranth.sim import Simulator
 
 from rtl.chip import HostBridge
 from rtl.chip.host_bridge import SETTLE
@@ -13,6 +12,7 @@ from rtl.config import load_config
 from sw_model import callosum as net
 from sw_model.callosum import PacketType as T
 from sw_model.chip_map import ErrorReason, HostReg, NodeKind, Status, status_payload
+from tb.common.amaranth_sim import simulate
 
 CFG = load_config("default").check_chip()     # 2 x 2: host (0,0), left (0,1), right (1,0), (1,1)
 FW = CFG.callosum.flit_width
@@ -82,14 +82,10 @@ class Harness:
         return out
 
     def simulate(self):
-        sim = Simulator(self.dut)
-        sim.add_clock(1e-6)
-
         async def bench(ctx):
             await self.script(ctx, self)
 
-        sim.add_testbench(bench)
-        sim.run()
+        simulate(self.dut, bench)
 
 
 def test_forward_refuse_and_registers():

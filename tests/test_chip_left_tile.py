@@ -22,6 +22,7 @@ from sw_model.callosum import PacketType
 from sw_model.chip_map import (ACT_LAST, LeftBlock, LeftReg, NodeKind, address, left_epi_offset,
                                left_words_per_row, node_word, pack_int8, unpack_int8)
 from sw_model.left_stream import plan_gemm
+from tb.common.amaranth_sim import simulate
 
 HOST, NODE = (0, 0), (0, 1)
 M32 = 0xFFFFFFFF
@@ -180,10 +181,7 @@ def run_tile(cfg, phases, idle, bp, seed):
                 quiet = quiet + 1 if i == len(flits) and not busy and not out_valid else 0
             assert not current, "a packet left half sent"
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     return got, marks, gaps
 
 
@@ -319,10 +317,7 @@ def test_read_stream(queue):
                 got.append(payload)
             await ctx.tick()
 
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(m, bench)
     assert got == rows
 
 

@@ -12,7 +12,6 @@ found (each failed before its fix):
 """
 
 import numpy as np
-from amaranth.sim import Simulator
 
 from host import protocol as proto
 from host.compiler import compile_network, diff_results
@@ -23,6 +22,7 @@ from sw_model import callosum as net
 from sw_model import chip_map as cm
 from sw_model import right_stream as rs
 from sw_model.callosum import PacketType as T
+from tb.common.amaranth_sim import simulate
 
 HOST = (0, 0)
 
@@ -57,13 +57,10 @@ class ChipBench:
         return False
 
     def simulate(self, script):
-        sim = Simulator(self.dut)
-        sim.add_clock(1e-6)
-
         async def bench(ctx):
             await script(ctx, self)
-        sim.add_testbench(bench)
-        sim.run()
+
+        simulate(self.dut, bench)
 
 
 def statuses(b, code):
@@ -175,10 +172,7 @@ def test_status_head_holds_under_backpressure():
             if host_in and rdy:
                 host_in.pop(0)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     for (v0, r0, p0), (v1, _, p1) in zip(seen, seen[1:]):
         if v0 and not r0:
             assert v1 and p1 == p0, "o_host changed while valid and not taken"

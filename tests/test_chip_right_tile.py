@@ -16,7 +16,6 @@ from collections import deque
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from rtl.chip.right_tile import RightTile
 from rtl.config import HemiConfig
@@ -27,6 +26,7 @@ from sw_model.callosum import PacketType
 from sw_model.chip_map import (ACT_LAST, MAX_WORDS, NodeKind, RightBlock, RightReg, address, node_word,
                                out_dest_word, pack_int8)
 from sw_model.right import RightCoreModel
+from tb.common.amaranth_sim import simulate
 
 TILE, HOST = (1, 1), (0, 0)
 FW = 32
@@ -288,10 +288,7 @@ def run_tile(cfg, nw, idle, bp, window, count_n, steps, seed, foreign=True):
         await bench.settle(ctx)
         results["busy_end"] = ctx.get(dut.busy)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     return bench, results, (ids, sent, model, host_spikes + sum(others, []))
 
 

@@ -10,7 +10,6 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.sim import Simulator
 
 from rtl.callosum.layouts import PacketType as HwType, link_layout
 from rtl.chip import TilePort, VectorSender
@@ -18,6 +17,7 @@ from rtl.config import CallosumConfig
 from sw_model import callosum as net
 from sw_model.callosum import PacketType
 from sw_model.chip_map import ACT_LAST, pack_int8
+from tb.common.amaranth_sim import simulate
 
 NODE, HOST = (1, 0), (0, 0)
 
@@ -152,10 +152,7 @@ def test_tile_port_echo(idle, bp):
         assert not current, "a packet left half sent"
         assert ctx.get(dut.errors) == bad
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert all(p.src == NODE and p.dst == HOST for p in got)
     assert [p.words for p in got if p.ptype == PacketType.READ_RESPONSE] == reads
     assert [(p.words, p.head_payload) for p in got if p.ptype == PacketType.ACTIVATION] == acts

@@ -5,9 +5,9 @@ realignment after a half-sent word, overruns counted."""
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from fpga.uart import HostUart, UARTRx
+from tb.common.amaranth_sim import simulate
 
 D = 6          # clock cycles per bit
 
@@ -15,12 +15,6 @@ D = 6          # clock cycles per bit
 def frame_bits(byte):
     return [0] + [(byte >> i) & 1 for i in range(8)] + [1]
 
-
-def simulate(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
 
 
 def decode_line(samples, divisor):

@@ -4,20 +4,14 @@ requantization epilogue, each against the golden model."""
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from rtl.config import LeftConfig
 from rtl.left.array import SystolicArray
 from rtl.left.epilogue import Epilogue
 from rtl.left.layouts import LeftLayouts, OutMode
 from sw_model import left as g
+from tb.common.amaranth_sim import simulate
 
-
-def run_sim(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
 
 
 @pytest.mark.parametrize("rows,cols", [(1, 1), (2, 3), (4, 4), (3, 1)])
@@ -53,7 +47,7 @@ def test_array_streams_tiles_back_to_back(rows, cols):
                 got.append([ctx.get(dut.psum[c]) for c in range(cols)])
             await ctx.tick()
 
-    run_sim(dut, bench)
+    simulate(dut, bench)
     for t in range(n):
         assert got[t] == (acts[t] @ tiles[banks[t]]).tolist(), f"row {t}"
 
@@ -84,7 +78,7 @@ def test_array_holds_state_when_disabled():
         await ctx.tick().repeat(dut.LATENCY - 1)
         out.append([ctx.get(dut.psum[c]) for c in range(2)])
 
-    run_sim(dut, bench)
+    simulate(dut, bench)
     assert out[0] == (np.array([5, -7]) @ W).tolist()
 
 
@@ -130,7 +124,7 @@ def test_epilogue_matches_golden():
             if k + 1 >= Epilogue.LATENCY:
                 results.append([ctx.get(dut.result[c]) for c in range(cols)])
 
-    run_sim(dut, bench)
+    simulate(dut, bench)
     for k, (acc, bias, mult, shift, zp, relu, raw) in enumerate(cases):
         v = g.wrap_int32(acc + bias)
         expect = v if raw else g.requantize(v, mult, shift, zp, relu)

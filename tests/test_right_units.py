@@ -4,13 +4,13 @@ state ranges, and the host-side synapse compiler."""
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from rtl.config import HemiConfig, RightConfig
 from rtl.right.layouts import RightLayouts
 from rtl.right.neuron import LifLane
 from sw_model import right as g
 from sw_model.right_stream import SynapseTableError, compile_synapses, load_writes
+from tb.common.amaranth_sim import simulate
 
 
 def lif_cases(rng, n):
@@ -59,10 +59,7 @@ def test_lif_lane_matches_golden():
             if i + 1 >= LifLane.LATENCY:
                 got.append((ctx.get(dut.u_next), ctx.get(dut.v_next), ctx.get(dut.ref_next), ctx.get(dut.spike)))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     a_in = np.clip(acc, -32768, 32767)
     eu, ev, eref, espike = g.loihi_lif_step_refractory(
         u, v, ref, a_in, p["du"], p["dv"], p["vth"], p["bias_mant"], p["bias_exp"], p["refractory"])
