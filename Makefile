@@ -9,7 +9,10 @@ STAMP   := $(VENV)/.hemi-installed
 CONFIG  ?= configs/default.toml
 JOBS    ?= auto
 
-.PHONY: all venv demo demo-gemm test sim unit verilog lint bench clean distclean help
+FPGA_STAMP := $(VENV)/.hemi-fpga-installed
+BOARD   ?=
+
+.PHONY: all venv demo demo-gemm test sim unit verilog lint bench fpga fpga-all clean distclean help
 
 all: test
 
@@ -22,6 +25,8 @@ help:
 	@echo "make verilog   generate Verilog for CONFIG=$(CONFIG) into build/rtl/"
 	@echo "make lint      verilator --lint-only -Wall on that Verilog (waivers: lint/)"
 	@echo "make bench     performance benchmarks -> build/bench/*.json"
+	@echo "make fpga BOARD=icebreaker|ulx3s-85f  bitstream + build/fpga/<board>/report.json (CONFIG=... overrides the board's)"
+	@echo "make fpga-all  every board, then build/fpga/summary.md"
 	@echo "make clean     remove build/ (distclean also removes .venv)"
 
 $(STAMP): pyproject.toml
@@ -30,6 +35,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# The FPGA toolchain (YoWASP yosys/nextpnr from PyPI), only for make fpga.
+$(FPGA_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[fpga]'
+	@touch $@
 
 demo: $(STAMP)
 	$(PY) -m tools.demo --config $(CONFIG) $(ARGS)
@@ -52,8 +62,16 @@ verilog: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m tools.lint --config $(CONFIG) --out build/rtl
 
-bench: $(STAMP)
+bench: $(FPGA_STAMP)
 	$(PY) -m tools.bench $(ARGS)
+
+# CONFIG given on the command line replaces the board's own config.
+fpga: $(FPGA_STAMP)
+	@test -n "$(BOARD)" || { echo "make fpga: say which board: BOARD=icebreaker or BOARD=ulx3s-85f"; exit 2; }
+	$(PY) -m fpga.build --board $(BOARD) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG)) $(ARGS)
+
+fpga-all: $(FPGA_STAMP)
+	$(PY) -m fpga.build --all $(ARGS)
 
 clean:
 	rm -rf build

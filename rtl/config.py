@@ -35,6 +35,11 @@ def _check_int(section, key, value, lo, hi):
         raise ConfigError(f"{section}.{key} = {value}: out of range, allowed {lo}..{hi}")
 
 
+def _check_bool(section, key, value):
+    if not isinstance(value, bool):
+        raise ConfigError(f"{section}.{key} = {value!r}: must be true or false")
+
+
 def _check_choice(section, key, value, allowed):
     if isinstance(value, bool) or value not in allowed:
         allowed_s = ", ".join(str(a) for a in allowed)
@@ -54,6 +59,10 @@ class LeftConfig:
     weight_rows: int = 1024  # weight store rows of `cols` int8 (sum over column tiles of K)
     max_k: int = 256    # largest layer input (activation buffer, int8 elements)
     max_n: int = 256    # largest layer output (epilogue store, channels)
+    # "parallel": one requantization multiplier per column; "serial": one
+    # shared by all columns (an output row then takes `cols` cycles in the
+    # epilogue; for FPGAs with few DSP blocks).
+    epilogue: str = "parallel"
 
     SECTION = "left"
 
@@ -67,6 +76,7 @@ class LeftConfig:
         _check_int(s, "weight_rows", self.weight_rows, 1, 65536)
         _check_int(s, "max_k", self.max_k, 1, 4096)
         _check_int(s, "max_n", self.max_n, 1, 4096)
+        _check_choice(s, "epilogue", self.epilogue, ("parallel", "serial"))
 
     @property
     def dim_bits(self) -> int:
@@ -109,6 +119,11 @@ class CallosumConfig:
     height: int = 4       # routers along y
     flit_width: int = 32  # data bits per flit (the head uses 19 of them)
     fifo_depth: int = 4   # flits per router input FIFO
+    # A packet validator at every local input (drops malformed packets whole,
+    # counts them). A chip whose local senders only make well-formed packets
+    # (its tiles' network interfaces, the host bridge that checks host
+    # packets) may leave it out: the local input is then a plain FIFO.
+    local_check: bool = True
 
     SECTION = "callosum"
     MAX_PACKET_FLITS = 16   # head + up to 15 (the head's 4-bit length)
@@ -119,6 +134,7 @@ class CallosumConfig:
         _check_int(s, "height", self.height, 1, 8)
         _check_int(s, "flit_width", self.flit_width, 24, 128)
         _check_int(s, "fifo_depth", self.fifo_depth, 2, 64)
+        _check_bool(s, "local_check", self.local_check)
 
     @property
     def nodes(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import sys
 import time
@@ -56,7 +57,7 @@ def _locked(path: Path):
 
 
 def config_toml(cfg) -> str:
-    """Serialise a HemiConfig back to TOML (flat sections of ints)."""
+    """Serialise a HemiConfig back to TOML (flat sections of ints, bools, strings, lists)."""
     import dataclasses
 
     lines = []
@@ -71,6 +72,10 @@ def config_toml(cfg) -> str:
 
 
 def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)       # a TOML basic string is JSON-quoted
     if isinstance(v, (tuple, list)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return str(v)

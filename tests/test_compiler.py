@@ -394,7 +394,7 @@ def two_layer(k, n, neurons, cfg, raster=()):
     (lambda: two_layer(4, 65, 4, HemiConfig.from_dict({"right": {"axons": 64}})),
      r"lif layer 'l': its sources need 65 axons, the right tile has 64 \(right.axons\)"),
     (lambda: two_layer(8, 64, 64, tiny()), r"lif layer 'l': synapse table does not fit: synapse table needs "
-                                           r"2048 rows of 2 entries, the core has 512"),
+                                           r"4096 rows of 1 entries, the core has 1024"),
     (lambda: compile_network(Network(2, (dense("d", 2, 16), lif("l", 16, (("d", np.ones((16, 16), int)),
                                                                           ("l", np.ones((16, 16), int))))),
                                      4, outputs=("l",), raster=("l",)),

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.sim
 
 CONFIGS = {
     "default": {"left": {"rows": 8, "cols": 8, "acc_depth": 512}},
-    "nonsquare3x5": {"left": {"rows": 3, "cols": 5, "acc_depth": 16}},
+    # Non-square, and the shared (serial) requantization multiplier.
+    "nonsquare3x5-serial": {"left": {"rows": 3, "cols": 5, "acc_depth": 16, "epilogue": "serial"}},
     "single1x1": {"left": {"rows": 1, "cols": 1, "acc_depth": 8}},
 }
 

@@ -82,11 +82,12 @@ def test_array_holds_state_when_disabled():
     assert out[0] == (np.array([5, -7]) @ W).tolist()
 
 
-def test_epilogue_matches_golden():
+@pytest.mark.parametrize("serial", [False, True], ids=["parallel", "serial"])
+def test_epilogue_matches_golden(serial):
     cols = 4
     cfg = LeftConfig(rows=1, cols=cols)
     layouts = LeftLayouts(cfg)
-    dut = Epilogue(layouts, cols)
+    dut = Epilogue(layouts, cols, serial=serial)
     rng = np.random.default_rng(11)
     cases = []
     for i in range(40):
@@ -108,23 +109,40 @@ def test_epilogue_matches_golden():
         relu = bool(rng.integers(0, 2))
         raw = i % 5 == 4
         cases.append((acc, bias, mult, shift, zp, relu, raw))
-    results = []
+    results = {}
+    stall_cycles = []
 
     async def bench(ctx):
-        ctx.set(dut.en, 1)
-        for k in range(len(cases) + Epilogue.LATENCY):
-            if k < len(cases):
+        # Play the core: track which token each stage holds, raise s1_valid
+        # while stage 1 holds one, and advance (en) only when not stalled.
+        stages = [None] * Epilogue.LATENCY
+        k = cycles = 0
+        while len(results) < len(cases):
+            ctx.set(dut.s1_valid, stages[0] is not None)
+            en = not ctx.get(dut.stall)
+            stall_cycles.append(not en)
+            ctx.set(dut.en, en)
+            token = None
+            if en and k < len(cases):
+                token = k
                 acc, bias, mult, shift, zp, relu, raw = cases[k]
                 ctx.set(dut.acc, [int(x) for x in acc])
                 ctx.set(dut.params, {
                     "bias": [int(x) for x in bias], "multiplier": [int(x) for x in mult],
                     "shift": [int(x) for x in shift], "zero_point": zp, "relu": int(relu),
                     "mode": OutMode.RAW if raw else OutMode.REQUANT})
+                k += 1
             await ctx.tick()
-            if k + 1 >= Epilogue.LATENCY:
-                results.append([ctx.get(dut.result[c]) for c in range(cols)])
+            cycles += 1
+            assert cycles < 10 * len(cases) * cols, "epilogue never let its tokens through"
+            if en:
+                stages = [token] + stages[:-1]
+                if stages[-1] is not None:
+                    results[stages[-1]] = [ctx.get(dut.result[c]) for c in range(cols)]
 
     simulate(dut, bench)
+    # A serial epilogue spends cols - 1 stall cycles per token, a parallel one none.
+    assert sum(stall_cycles) == (len(cases) * (cols - 1) if serial else 0)
     for k, (acc, bias, mult, shift, zp, relu, raw) in enumerate(cases):
         v = g.wrap_int32(acc + bias)
         expect = v if raw else g.requantize(v, mult, shift, zp, relu)

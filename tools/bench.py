@@ -30,7 +30,9 @@ axons spiking per step; and ``build/bench/callosum.json``::
 for the digits demo network on the default config (cycles per inference
 from the first input word at the host port to the RUN_DONE word back;
 busy: the fraction of those cycles each tile was busy; noc_flits: flits
-injected into the mesh per inference).
+injected into the mesh per inference); and ``build/bench/fpga.json``:
+``{"boards": [<build/fpga/<board>/report.json>, ...], "bars": {...}}``,
+every board built with its own config (skip with ``--no-fpga``).
 """
 
 from __future__ import annotations
@@ -207,9 +209,30 @@ def print_bars(bars) -> bool:
     return ok
 
 
+def bench_fpga():
+    """Every board's build (fpga/build.py) with its own config: resources and Fmax."""
+    from fpga.boards import BOARDS
+    from fpga.build import build_board
+
+    reports = [build_board(b, quiet=True) for b in BOARDS]
+    bars = {}
+    for r in reports:
+        fmax = min((c["fmax_mhz"] for c in r["clocks"]), default=0.0)
+        bars[f"{r['board']}_fits"] = {"measured": r["fits"], "met": r["fits"]}
+        bars[f"{r['board']}_fmax_mhz"] = {"bar": r["bar_mhz"], "measured": fmax,
+                                          "met": r["bar_met"]}
+        if r["board"] == "ulx3s-85f":
+            # The left core's multipliers belong in DSP blocks, not LUTs.
+            dsp = r["resources"].get("DSP", {}).get("used", 0)
+            bars["ulx3s-85f_left_multipliers_in_dsp"] = {
+                "bar": r["left_multipliers"], "measured": dsp, "met": dsp >= r["left_multipliers"]}
+    return {"boards": reports, "bars": bars}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="only the 8 x 8 runs")
+    ap.add_argument("--no-fpga", action="store_true", help="skip the FPGA builds (fpga.json)")
     args = ap.parse_args(argv)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     left = bench_left(args.quick)
@@ -259,7 +282,17 @@ def main(argv=None):
           f"inferences/s at 100 MHz, {chip['noc_flits']:.0f} flits/inference, golden match: {chip['golden_match']}")
     print("busy: " + ", ".join(f"{k} {v:.2f}" for k, v in chip["busy"].items()))
     ok &= chip["golden_match"]
-    print(f"wrote {path}")
+    print(f"wrote {path}\n")
+
+    if not args.no_fpga:
+        fpga = bench_fpga()
+        path = BENCH_DIR / "fpga.json"
+        path.write_text(json.dumps(fpga, indent=2) + "\n")
+        from fpga.build import table
+        for report in fpga["boards"]:
+            print(table(report))
+        ok &= print_bars(fpga["bars"])
+        print(f"wrote {path}")
     return 0 if ok else 1
 
 

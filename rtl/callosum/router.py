@@ -1,7 +1,8 @@
 """A 5-port wormhole router with XY routing and round-robin arbitration.
 
-Each input (N, E, S, W, and the local port behind a :class:`PacketValidator`)
-has a FIFO of ``fifo_depth`` flits. A head flit's output port is computed by
+Each input (N, E, S, W, and the local port behind a :class:`PacketValidator`,
+or a plain one where ``cfg.local_check`` is off) has a FIFO of
+``fifo_depth`` flits. A head flit's output port is computed by
 dimension-order routing (x first, then y: deadlock-free on a mesh) and held
 for the rest of its packet. Each output grants one head flit at a time by
 round robin among the inputs whose heads want it, then stays with that input
@@ -46,15 +47,17 @@ class Router(wiring.Component):
         hlay = head_layout(cfg.flit_width)
         n = len(PORTS)
 
-        m.submodules.validator = val = PacketValidator(cfg)
-        wiring.connect(m, wiring.flipped(self.i_l), val.i)
+        val = None
+        if cfg.local_check:
+            m.submodules.validator = val = PacketValidator(cfg)
+            wiring.connect(m, wiring.flipped(self.i_l), val.i)
         orphans = Signal(16)
-        total = val.errors + orphans
+        total = orphans + (val.errors if val is not None else 0)
         m.d.comb += self.errors.eq(Mux(total > 0xFFFF, 0xFFFF, total))
 
         heads, tails, valids, want, r_ens, datas = [], [], [], [], [], []
         for p in PORTS:
-            if p == Port.L:
+            if p == Port.L and val is not None:
                 src = val.o
                 valid, payload = src.valid, src.payload
                 r_en = src.ready
@@ -102,7 +105,8 @@ class Router(wiring.Component):
         n_orphans = sum(o[1] for o in want)
         # Packets dropped this cycle, for in-flight counts (orphans are stray
         # flits of no counted packet).
-        m.d.comb += self.drops.eq(val.drops)
+        if val is not None:
+            m.d.comb += self.drops.eq(val.drops)
         with m.If(orphans + n_orphans <= 0xFFFF):
             m.d.sync += orphans.eq(orphans + n_orphans)
         with m.Else():

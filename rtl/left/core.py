@@ -61,7 +61,7 @@ class LeftCore(wiring.Component):
         dim = unsigned(cfg.dim_bits)
 
         m.submodules.array = array = SystolicArray(R, C)
-        m.submodules.epilogue = epi = Epilogue(self.layouts, C)
+        m.submodules.epilogue = epi = Epilogue(self.layouts, C, serial=cfg.epilogue == "serial")
         LAT = array.LATENCY
         # Tokens in flight between stage 0 and the FIFO's write port.
         in_flight = 1 + LAT + 1 + Epilogue.LATENCY
@@ -192,13 +192,15 @@ class LeftCore(wiring.Component):
         out_token = tag_a.valid & tag_a.last_k
         need_epi = out_token
         m.d.comb += [
-            adv.eq((ofifo.level <= fifo_depth - in_flight) & ~(need_epi & ~self.i_epi.valid)),
+            adv.eq((ofifo.level <= fifo_depth - in_flight) & ~(need_epi & ~self.i_epi.valid)
+                   & ~epi.stall),
             self.i_epi.ready.eq(adv & out_token & tag_a.last_row),
             epi.acc.eq(sum_a),
             epi.params.eq(self.i_epi.payload),
         ]
         e_valids = delay_line(m, out_token, Epilogue.LATENCY, adv, "e_valid")
         e_valid = e_valids[-1]
+        m.d.comb += epi.s1_valid.eq(e_valids[1])
         e_last = delay(m, tag_a.last, Epilogue.LATENCY, adv, "e_last")
         e_nc = delay(m, tag_a.nc, Epilogue.LATENCY, adv, "e_nc")
 

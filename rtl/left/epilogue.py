@@ -8,6 +8,14 @@ Per lane, over four enable-gated stages (bit-exact with sw_model.left):
    truncation toward zero; INT32_MIN * INT32_MIN gives INT32_MAX
 4. ``y = RoundingDivideByPOT(x, shift) + zero_point``, clamped to
    ``[relu ? zero_point : -128, 127]``; in RAW mode the lane is ``v``.
+
+With ``serial=True`` one 32 x 32 multiplier serves every column: while a
+valid token (``s1_valid``) sits in stage 1, ``stall`` is high for
+``cols - 1`` cycles as the products of columns 0 .. cols-2 are made and
+kept; the last column's product is made as the token moves on. The core
+holds its whole pipeline (``en`` low) while ``stall`` is high, so an output
+row costs ``cols`` cycles here instead of one. This is for FPGAs with few
+DSP blocks (the iCE40UP5K has 8; a 32 x 32 product takes 4).
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
@@ -23,10 +31,12 @@ INT32_MAX = (1 << 31) - 1
 class Epilogue(wiring.Component):
     LATENCY = 4
 
-    def __init__(self, layouts, cols):
-        self.cols = cols
+    def __init__(self, layouts, cols, serial=False):
+        self.cols, self.serial = cols, serial
         super().__init__({
             "en": In(1),
+            "s1_valid": In(1),     # stage 1 holds a token (used when serial)
+            "stall": Out(1),       # hold en low: the shared multiplier is busy
             "acc": In(data.ArrayLayout(signed(32), cols)),
             "params": In(layouts.epi),
             "result": Out(data.ArrayLayout(signed(32), cols)),
@@ -56,14 +66,17 @@ class Epilogue(wiring.Component):
                 zp3.eq(zp2), relu3.eq(relu2), raw3.eq(raw2),
             ]
 
+        s1s = [stage({
+            "v": ((self.acc[c] + P.bias[c])[:32].as_signed(), signed(32)),
+            "mul": (P.multiplier[c], signed(32)),
+            "sh": (P.shift[c], unsigned(5)),
+        }, f"e1_c{c}") for c in range(self.cols)]
+        products = self._products(m, s1s)
+
         for c in range(self.cols):
-            s1 = stage({
-                "v": ((self.acc[c] + P.bias[c])[:32].as_signed(), signed(32)),
-                "mul": (P.multiplier[c], signed(32)),
-                "sh": (P.shift[c], unsigned(5)),
-            }, f"e1_c{c}")
+            s1 = s1s[c]
             s2 = stage({
-                "p": (s1["v"] * s1["mul"], signed(64)),
+                "p": (products[c], signed(64)),
                 "ovf": ((s1["v"] == INT32_MIN) & (s1["mul"] == INT32_MIN), unsigned(1)),
                 "v": (s1["v"], signed(32)),
                 "sh": (s1["sh"], unsigned(5)),
@@ -96,3 +109,28 @@ class Epilogue(wiring.Component):
                 m.d.sync += out.eq(Mux(raw3, s3["v"], clamped))
             m.d.comb += self.result[c].eq(out)
         return m
+
+    def _products(self, m, s1s):
+        """``v * mul`` of every column as stage 2 should take it."""
+        C = self.cols
+        if not self.serial or C == 1:
+            return [s1["v"] * s1["mul"] for s1 in s1s]
+        j = Signal(range(C), name="mul_col")
+        v = Signal(signed(32), name="mul_v")
+        mul = Signal(signed(32), name="mul_m")
+        with m.Switch(j):
+            for c in range(C):
+                with m.Case(c):
+                    m.d.comb += [v.eq(s1s[c]["v"]), mul.eq(s1s[c]["mul"])]
+        prod = Signal(signed(64), name="mul_p")
+        m.d.comb += [prod.eq(v * mul), self.stall.eq(self.s1_valid & (j != C - 1))]
+        kept = [Signal(signed(64), name=f"mul_kept_c{c}") for c in range(C - 1)]
+        with m.If(self.stall):
+            m.d.sync += j.eq(j + 1)
+            with m.Switch(j):
+                for c in range(C - 1):
+                    with m.Case(c):
+                        m.d.sync += kept[c].eq(prod)
+        with m.Elif(self.en):
+            m.d.sync += j.eq(0)
+        return kept + [prod]

