@@ -31,11 +31,19 @@ def test_default_and_by_name():
     ({"rows": True}, "left.rows = True: must be an integer in 1..32"),
     ({"rows": 8.0}, "left.rows = 8.0: must be an integer in 1..32"),
     ({"depth": 4}, "unknown key left.depth"),
+    ({"epilogue": "fast"}, "left.epilogue = 'fast': unsupported, allowed: parallel, serial"),
 ])
 def test_bad_values_name_the_key(section, expect):
     with pytest.raises(ConfigError) as e:
         HemiConfig.from_dict({"left": section})
     assert expect in str(e.value)
+
+
+@pytest.mark.parametrize("value", [1, "yes", 0])
+def test_local_check_is_a_bool(value):
+    with pytest.raises(ConfigError, match=f"callosum.local_check = {value!r}: must be true or false"):
+        HemiConfig.from_dict({"callosum": {"local_check": value}})
+    assert HemiConfig.from_dict({"callosum": {"local_check": False}}).callosum.local_check is False
 
 
 def test_unknown_section():
