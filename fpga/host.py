@@ -2,6 +2,7 @@
 
     python -m fpga.host --port /dev/ttyUSB1 ping
     python -m fpga.host --port /dev/ttyUSB1 demo [--images N | --all]
+    python -m fpga.host --port /dev/ttyUSB1 --board icebreaker demo   # its config
 
 The host port's words travel as little-endian bytes (fpga/uart.py); the
 packets are the chip's (sw_model/chip_map.py), built and decoded by the same
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +26,10 @@ from host import protocol as proto
 from rtl.config import ConfigError, load_config
 from sw_model.callosum import PacketType
 from sw_model.chip_map import HOST_ID, HostReg, Status
+
+from .boards import BOARDS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class BoardError(RuntimeError):
@@ -170,7 +176,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", required=True, help="serial device of the board's UART")
     ap.add_argument("--baud", type=int, default=1_000_000)
-    ap.add_argument("--config", default=None, help="the config the board was built with (default: default)")
+    ap.add_argument("--board", choices=sorted(BOARDS),
+                    help="the board, for its config (as make fpga BOARD=... built it)")
+    ap.add_argument("--config", default=None,
+                    help="the config the board was built with (default: the --board's, else default)")
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("ping", help="read the chip's ID and shape")
@@ -179,6 +188,8 @@ def main(argv=None):
     demo.add_argument("--all", action="store_true")
     demo.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.config is None and args.board is not None:
+        args.config = str(ROOT / BOARDS[args.board].config)
     try:
         cfg = load_config(args.config).check_chip()
     except ConfigError as e:
