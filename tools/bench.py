@@ -209,12 +209,20 @@ def print_bars(bars) -> bool:
     return ok
 
 
-def bench_fpga():
-    """Every board's build (fpga/build.py) with its own config: resources and Fmax."""
+def bench_fpga(reuse=False):
+    """Every board's build (fpga/build.py) with its own config: resources and
+    Fmax. ``reuse``: take the reports ``make fpga`` left in build/fpga/
+    instead of building again (the ECP5 place-and-route takes a while)."""
     from fpga.boards import BOARDS
     from fpga.build import build_board
 
-    reports = [build_board(b, quiet=True) for b in BOARDS]
+    reports = []
+    for b in BOARDS:
+        path = ROOT / "build" / "fpga" / b / "report.json"
+        if reuse and path.exists():
+            reports.append(json.loads(path.read_text()))
+        else:
+            reports.append(build_board(b, quiet=True))
     bars = {}
     for r in reports:
         fmax = min((c["fmax_mhz"] for c in r["clocks"]), default=0.0)
@@ -226,13 +234,15 @@ def bench_fpga():
             dsp = r["resources"].get("DSP", {}).get("used", 0)
             bars["ulx3s-85f_left_multipliers_in_dsp"] = {
                 "bar": r["left_multipliers"], "measured": dsp, "met": dsp >= r["left_multipliers"]}
-    return {"boards": reports, "bars": bars}
+    return {"boards": reports, "bars": bars, "reused_reports": reuse}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="only the 8 x 8 runs")
     ap.add_argument("--no-fpga", action="store_true", help="skip the FPGA builds (fpga.json)")
+    ap.add_argument("--fpga-reuse", action="store_true",
+                    help="fpga.json from the reports make fpga left, building only boards without one")
     args = ap.parse_args(argv)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     left = bench_left(args.quick)
@@ -285,7 +295,7 @@ def main(argv=None):
     print(f"wrote {path}\n")
 
     if not args.no_fpga:
-        fpga = bench_fpga()
+        fpga = bench_fpga(args.fpga_reuse)
         path = BENCH_DIR / "fpga.json"
         path.write_text(json.dumps(fpga, indent=2) + "\n")
         from fpga.build import table
