@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtl.config import ConfigError
+from rtl.config import ConfigError, HemiConfig
 from sw_model import chip_map as cm
 from sw_model import right_stream as rs
 from sw_model.callosum import PacketType
 from sw_model.network import NetworkModel
 
 from . import protocol as proto
-from .network import INPUT
+from .network import INPUT, Network
 
 __all__ = ["CompileError", "Program", "compile_network", "left_weight_rows", "diff_results"]
 
@@ -250,6 +250,12 @@ def _check_values(network):
 def compile_network(network, cfg) -> "Program":
     """Place and check ``network`` on ``cfg``; CompileError on anything the
     chip cannot run bit-exactly, before any packet exists."""
+    # Wrong argument types used to end in an AttributeError from inside.
+    if not isinstance(network, Network):
+        raise CompileError(f"network is a {type(network).__name__}: must be a host.network.Network")
+    if not isinstance(cfg, HemiConfig):
+        raise CompileError(f"cfg is a {type(cfg).__name__}: must be a rtl.config.HemiConfig "
+                           f"(rtl.config.load_config)")
     try:
         cfg.check_chip()
     except ConfigError as e:
@@ -326,8 +332,11 @@ class Program:
         return packets
 
     def _check_input(self, x):
-        x = np.asarray(x)
         n = self.network.inputs
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as e:     # ragged lists: numpy's message did not say "x"
+            raise ValueError(f"x: expected {n} int8 integers, got {type(x).__name__} ({e})") from None
         if x.dtype.kind not in "iu" or x.shape != (n,):
             raise ValueError(f"x: expected {n} int8 integers, got shape {x.shape} dtype {x.dtype}")
         if x.min() < -128 or x.max() > 127:

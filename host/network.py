@@ -40,11 +40,29 @@ PARAM_KEYS = tuple(PARAM_RANGES)
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
+def _shown(value):
+    """``repr(value)`` for a message. Python refuses to print an int of more
+    than 4300 digits (a ValueError from repr itself), which replaced the
+    message naming the layer and field with Python's digit limit."""
+    try:
+        return repr(value)
+    except ValueError:
+        if isinstance(value, int):
+            return f"<a {value.bit_length()}-bit integer>"
+        return f"<a {type(value).__name__} holding an integer too long to print>"
+
+
 def _ints(where, field, value):
     """``value`` as a read-only int64 array; ValueError unless integer-typed."""
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:  # ragged nested lists: numpy's message named no layer
+        raise ValueError(f"{where}: {field} is not an integer array ({e})") from None
     if arr.dtype.kind not in "iu" or arr.dtype == bool:
         raise ValueError(f"{where}: {field} must hold integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        # astype(int64) below wraps these silently: uint64 2**64 - 1 became a valid -1.
+        raise ValueError(f"{where}: {field} holds {int(arr.max())}: out of range (more than int64 holds)")
     arr = arr.astype(np.int64)            # a copy: the caller's array may change later
     arr.flags.writeable = False
     return arr
@@ -74,15 +92,15 @@ def _check_range(where, field, arr, lo, hi):
 
 def _check_int(where, field, value, lo, hi):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{where}: {field} = {value!r}: must be an integer in {lo}..{hi}")
+        raise ValueError(f"{where}: {field} = {_shown(value)}: must be an integer in {lo}..{hi}")
     if not lo <= value <= hi:
-        raise ValueError(f"{where}: {field} = {value}: out of range, allowed {lo}..{hi}")
+        raise ValueError(f"{where}: {field} = {_shown(value)}: out of range, allowed {lo}..{hi}")
     return int(value)
 
 
 def _check_name(kind, name):
     if not isinstance(name, str) or not name:
-        raise ValueError(f"{kind} layer name = {name!r}: must be a non-empty string")
+        raise ValueError(f"{kind} layer name = {_shown(name)}: must be a non-empty string")
     if name == INPUT:
         raise ValueError(f"{kind} layer name {INPUT!r} is reserved for the host's input vector")
 
@@ -114,11 +132,11 @@ class Dense:
         for field in ("bias", "multiplier", "shift"):
             object.__setattr__(self, field, _per_channel(where, field, getattr(self, field), n))
         if not isinstance(self.relu, (bool, np.bool_)):
-            raise ValueError(f"{where}: relu = {self.relu!r}: must be True or False")
+            raise ValueError(f"{where}: relu = {_shown(self.relu)}: must be True or False")
         object.__setattr__(self, "relu", bool(self.relu))
         object.__setattr__(self, "zero_point", _check_int(where, "zero_point", self.zero_point, -128, 127))
         if not isinstance(self.source, str) or not self.source:
-            raise ValueError(f"{where}: source = {self.source!r}: must be {INPUT!r} or a layer name")
+            raise ValueError(f"{where}: source = {_shown(self.source)}: must be {INPUT!r} or a layer name")
         self.validate()
 
     def validate(self):
@@ -162,12 +180,14 @@ class Lif:
         object.__setattr__(self, "neurons", n)
         if not isinstance(self.params, Mapping):
             raise ValueError(f"{where}: params must be a dict of {', '.join(PARAM_KEYS)}")
-        unknown = sorted(set(self.params) - set(PARAM_KEYS))
+        # Sorted as text: keys of mixed types (str and int) made sorted()
+        # raise a bare TypeError.
+        unknown = sorted(_shown(k) for k in set(self.params) - set(PARAM_KEYS))
         missing = [k for k in PARAM_KEYS if k not in self.params]
         if unknown or missing:
             raise ValueError(f"{where}: params " + (f"missing {missing}" if missing else "")
                              + ("; " if unknown and missing else "")
-                             + (f"unknown {unknown}" if unknown else "")
+                             + (f"unknown [{', '.join(unknown)}]" if unknown else "")
                              + f" (keys: {', '.join(PARAM_KEYS)})")
         params = {k: _per_channel(where, f"params[{k!r}]", self.params[k], n) for k in PARAM_KEYS}
         object.__setattr__(self, "params", types.MappingProxyType(params))
@@ -180,7 +200,7 @@ class Lif:
             except (TypeError, ValueError):
                 raise ValueError(f"{where}: inputs[{i}] must be a (source, weights) pair") from None
             if not isinstance(src, str) or not src:
-                raise ValueError(f"{where}: inputs[{i}] source = {src!r}: must be a layer name")
+                raise ValueError(f"{where}: inputs[{i}] source = {_shown(src)}: must be a layer name")
             w = _ints(where, f"weights from {src!r}", w)
             if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] != n:
                 raise ValueError(f"{where}: weights from {src!r} have shape {w.shape}, "
@@ -325,8 +345,10 @@ class Network:
         for field in ("outputs", "raster"):
             listed = getattr(self, field)
             for name in listed:
-                if name not in names:
-                    raise ValueError(f"network: {field} names {name!r}, which is not a layer")
+                # str first: `name in names` on a NumPy array raised numpy's
+                # "truth value of an array is ambiguous".
+                if not isinstance(name, str) or name not in names:
+                    raise ValueError(f"network: {field} names {_shown(name)}, which is not a layer")
                 if listed.count(name) > 1:
                     raise ValueError(f"network: {field} lists {name!r} twice")
                 if field == "raster" and self.layer(name).kind != "lif":

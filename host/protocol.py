@@ -39,12 +39,43 @@ class ProtocolError(ValueError):
     """A word stream or packet that breaks the host-port conventions."""
 
 
+def _shown(value):
+    """``repr(value)`` for a message. Python refuses to print an int of more
+    than 4300 digits (a ValueError from repr itself): such a word used to
+    escape the parser as a bare ValueError, or make a message that named
+    only Python's digit limit."""
+    try:
+        return repr(value)
+    except ValueError:
+        if isinstance(value, int):
+            return f"<a {value.bit_length()}-bit integer>"
+        return f"<a {type(value).__name__} holding an integer too long to print>"
+
+
 def _check(name, value, lo, hi):
     """``value`` as an int in ``lo..hi``, else ProtocolError naming it."""
     try:
         return int_scalar(name, value, lo, hi)
     except ValueError as e:
+        try:
+            repr(value)
+        except ValueError:                      # int_scalar could not print it (see _shown)
+            what = "out of range, allowed" if isinstance(value, int) else "must be an integer in"
+            raise ProtocolError(f"{name} = {_shown(value)}: {what} {lo}..{hi}") from None
         raise ProtocolError(str(e)) from None
+
+
+def _packet(src, dst, ptype, head_payload=0, words=()):
+    """A Packet whose nodes are checked here: Packet itself raises a plain
+    ValueError on a bad node, where the builders promise ProtocolError."""
+    for name, xy in (("src", src), ("dst", dst)):
+        try:
+            x, y = xy
+        except (TypeError, ValueError):
+            raise ProtocolError(f"{name} = {_shown(xy)}: must be an (x, y) pair") from None
+        _check(f"{name} x", x, 0, 7)
+        _check(f"{name} y", y, 0, 7)
+    return Packet(src, dst, ptype, head_payload, words)
 
 
 def _width(flit_width):
@@ -58,9 +89,13 @@ def _width(flit_width):
 def packet_words(packet: Packet, flit_width=DEFAULT_FLIT_WIDTH) -> list[int]:
     """The words the host port carries for ``packet``: head, then data."""
     fw = _width(flit_width)
+    # The payload is checked here (same message as pack_head's) so that an
+    # int too long to print still gets a message naming it (see _shown).
+    payload = _check(f"packet {packet.src} -> {packet.dst}: payload", packet.head_payload,
+                     0, (1 << (fw - 19)) - 1)
     try:
         head = pack_head(packet.dst[0], packet.dst[1], packet.src[0], packet.src[1],
-                         int(packet.ptype), len(packet.words), packet.head_payload, flit_width=fw)
+                         int(packet.ptype), len(packet.words), payload, flit_width=fw)
     except ValueError as e:
         raise ProtocolError(f"packet {packet.src} -> {packet.dst}: {e}") from None
     top = (1 << fw) - 1
@@ -77,7 +112,9 @@ class PacketParser:
     """Incremental host-port parser: :meth:`feed` any slice of the word
     stream and get the packets it completes; a packet split across calls is
     kept until its last word arrives. A bad word raises ProtocolError and
-    leaves the parser as it was before that word."""
+    leaves the parser as it was before that word: the words before it are
+    taken, and the packets they completed come out of the next call (an
+    empty ``feed([])`` is enough)."""
 
     def __init__(self, flit_width=DEFAULT_FLIT_WIDTH):
         self.flit_width = _width(flit_width)
@@ -85,6 +122,7 @@ class PacketParser:
         self._head = None          # unpacked head of the packet being collected
         self._words = []
         self.words_seen = 0        # position in the stream, for error messages
+        self._ready = []           # packets completed by a call that then hit a bad word
 
     @property
     def pending(self) -> bool:
@@ -97,7 +135,7 @@ class PacketParser:
         except TypeError:
             val = None
         if val is None or isinstance(w, bool) or not 0 <= val <= self._top:
-            raise ProtocolError(f"word {self.words_seen} = {w!r}: not a {self.flit_width}-bit "
+            raise ProtocolError(f"word {self.words_seen} = {_shown(w)}: not a {self.flit_width}-bit "
                                 f"word (0..{self._top:#x})")
         return val
 
@@ -107,9 +145,15 @@ class PacketParser:
 
     def feed(self, words) -> list[Packet]:
         """Take more words; return the packets completed by them."""
-        out = []
+        out, self._ready = self._ready, []
         for w in words:
-            w = self._word(w)
+            try:
+                w = self._word(w)
+            except ProtocolError:
+                # Keep what the words before it completed: raising used to
+                # drop these packets although their words had been taken.
+                self._ready = out
+                raise
             self.words_seen += 1
             if self._head is None:
                 h = unpack_head(w, self.flit_width)
@@ -161,7 +205,7 @@ def config_write(src, dst, pairs) -> list[Packet]:
             raise ProtocolError(f"config write {i} = {pair!r}: must be an (addr, data) pair") from None
         flat += [_word32(f"config write {i} addr", a), _word32(f"config write {i} data", d)]
     step = 2 * MAX_PAIRS
-    return [Packet(src, dst, PacketType.CONFIG_WRITE, 0, tuple(flat[i:i + step]))
+    return [_packet(src, dst, PacketType.CONFIG_WRITE, 0, tuple(flat[i:i + step]))
             for i in range(0, len(flat), step)]
 
 
@@ -172,7 +216,7 @@ def burst_write(src, dst, addr, data_words) -> list[Packet]:
     addr = _word32("burst addr", addr)
     if data and addr + len(data) - 1 > cm.WORD_MASK:
         raise ProtocolError(f"burst of {len(data)} words at {addr:#x} runs past address {cm.WORD_MASK:#x}")
-    return [Packet(src, dst, PacketType.WEIGHTS, 0, (addr + i, *data[i:i + MAX_BURST]))
+    return [_packet(src, dst, PacketType.WEIGHTS, 0, (addr + i, *data[i:i + MAX_BURST]))
             for i in range(0, len(data), MAX_BURST)]
 
 
@@ -180,7 +224,7 @@ def config_read(src, dst, addrs) -> list[Packet]:
     """CONFIG_READ packets of at most 15 addresses each (each answered by one
     READ_RESPONSE with as many words)."""
     words = [_word32(f"read addr {i}", a) for i, a in enumerate(addrs)]
-    return [Packet(src, dst, PacketType.CONFIG_READ, 0, tuple(words[i:i + cm.MAX_WORDS]))
+    return [_packet(src, dst, PacketType.CONFIG_READ, 0, tuple(words[i:i + cm.MAX_WORDS]))
             for i in range(0, len(words), cm.MAX_WORDS)]
 
 
@@ -188,19 +232,32 @@ def activation(src, dst, int8_values) -> list[Packet]:
     """An int8 vector as ACTIVATION packets (4 elements a word, at most 15
     words a packet); the final packet's head payload carries ACT_LAST."""
     try:
-        words = cm.pack_int8(int8_values)
-    except (TypeError, ValueError) as e:
+        values = list(int8_values)
+    except TypeError as e:
         raise ProtocolError(f"activation vector: {e}") from None
+    # Integers only, checked here: pack_int8 takes int(v), which truncated
+    # floats (1.7 -> 1) and strings ("5"), and raised a bare OverflowError on
+    # inf; and its message cannot print an int of more than 4300 digits.
+    for i, v in enumerate(values):
+        try:
+            val = None if isinstance(v, bool) else operator.index(v)
+        except TypeError:
+            val = None
+        if val is None:
+            raise ProtocolError(f"activation vector: element {i} = {_shown(v)}: not an integer")
+        if not -128 <= val <= 127:
+            raise ProtocolError(f"activation vector: element {i} = {_shown(v)}: not int8")
+    words = cm.pack_int8(values)
     if not words:
         raise ProtocolError("activation vector is empty: a vector needs at least one element")
     chunks = [tuple(words[i:i + cm.MAX_WORDS]) for i in range(0, len(words), cm.MAX_WORDS)]
-    return [Packet(src, dst, PacketType.ACTIVATION,
+    return [_packet(src, dst, PacketType.ACTIVATION,
                    cm.ACT_LAST if i == len(chunks) - 1 else 0, c) for i, c in enumerate(chunks)]
 
 
 def spike(src, dst, axon) -> Packet:
     """One SPIKE (a lone head flit, the axon in its payload)."""
-    return Packet(src, dst, PacketType.SPIKE, _check("spike axon", axon, 0, MAX_AXON))
+    return _packet(src, dst, PacketType.SPIKE, _check("spike axon", axon, 0, MAX_AXON))
 
 
 def host_write(cfg, reg, value) -> Packet:
@@ -222,8 +279,14 @@ def writes_to_packets(src, dst, writes, min_burst=3) -> list[Packet]:
     at least ``min_burst`` consecutive addresses become WEIGHTS bursts, the
     rest CONFIG_WRITE pairs. Write order is kept exactly (a pair packet is
     closed before a burst starts), so repeated addresses end as in the list."""
-    writes = [(_word32(f"write {i} addr", a), _word32(f"write {i} data", d))
-              for i, (a, d) in enumerate(writes)]
+    checked = []
+    for i, write in enumerate(writes):
+        try:
+            a, d = write
+        except (TypeError, ValueError):     # used to escape as a bare unpacking error
+            raise ProtocolError(f"write {i} = {_shown(write)}: must be an (addr, data) pair") from None
+        checked.append((_word32(f"write {i} addr", a), _word32(f"write {i} data", d)))
+    writes = checked
     packets, pairs = [], []
     i = 0
     while i < len(writes):

@@ -28,22 +28,36 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
+def _shown(value):
+    """``repr(value)`` for a message. Python refuses to print an int of more
+    than 4300 digits (a ValueError from repr itself), which turned a bad
+    value into a bare ValueError instead of the ConfigError naming its key."""
+    try:
+        return repr(value)
+    except ValueError:
+        if isinstance(value, int):
+            return f"<a {value.bit_length()}-bit integer>"
+        return f"<a {type(value).__name__} holding an integer too long to print>"
+
+
 def _check_int(section, key, value, lo, hi):
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{section}.{key} = {value!r}: must be an integer in {lo}..{hi}")
+        raise ConfigError(f"{section}.{key} = {_shown(value)}: must be an integer in {lo}..{hi}")
     if not lo <= value <= hi:
-        raise ConfigError(f"{section}.{key} = {value}: out of range, allowed {lo}..{hi}")
+        raise ConfigError(f"{section}.{key} = {_shown(value)}: out of range, allowed {lo}..{hi}")
 
 
 def _check_bool(section, key, value):
     if not isinstance(value, bool):
-        raise ConfigError(f"{section}.{key} = {value!r}: must be true or false")
+        raise ConfigError(f"{section}.{key} = {_shown(value)}: must be true or false")
 
 
 def _check_choice(section, key, value, allowed):
-    if isinstance(value, bool) or value not in allowed:
+    # The type must match too: `8.0 in (8,)` is true, and a float 8.0 (TOML
+    # `act_bits = 8.0`) used to pass and stay a float in the config.
+    if isinstance(value, bool) or not any(isinstance(value, type(a)) and value == a for a in allowed):
         allowed_s = ", ".join(str(a) for a in allowed)
-        raise ConfigError(f"{section}.{key} = {value!r}: unsupported, allowed: {allowed_s}")
+        raise ConfigError(f"{section}.{key} = {_shown(value)}: unsupported, allowed: {allowed_s}")
 
 
 @dataclass(frozen=True)
@@ -145,10 +159,10 @@ def _check_node(key, value):
     """``value`` as an ``(x, y)`` tuple of mesh coordinates (0..7)."""
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise ConfigError(f"chip.{key} = {value!r}: must be an [x, y] pair of integers")
+        raise ConfigError(f"chip.{key} = {_shown(value)}: must be an [x, y] pair of integers")
     for v in value:
         if not 0 <= v <= 7:
-            raise ConfigError(f"chip.{key} = {list(value)}: coordinates out of range, allowed 0..7")
+            raise ConfigError(f"chip.{key} = {_shown(list(value))}: coordinates out of range, allowed 0..7")
     return tuple(value)
 
 
@@ -169,7 +183,7 @@ class ChipConfig:
         for key in ("left", "right"):
             nodes = getattr(self, key)
             if not isinstance(nodes, (list, tuple)):
-                raise ConfigError(f"chip.{key} = {nodes!r}: must be a list of [x, y] pairs")
+                raise ConfigError(f"chip.{key} = {_shown(nodes)}: must be a list of [x, y] pairs")
             if len(nodes) > 64:
                 raise ConfigError(f"chip.{key}: {len(nodes)} tiles, allowed 0..64")
             object.__setattr__(self, key, tuple(_check_node(f"{key}[{i}]", n) for i, n in enumerate(nodes)))
@@ -221,17 +235,20 @@ class HemiConfig:
             raise ConfigError(f"{name}: top level must be a table")
         sections = {}
         for key, value in data.items():
+            # A dict (not TOML) may have non-string keys, such as huge ints.
+            key_s = key if isinstance(key, str) else _shown(key)
             if key not in cls.SECTIONS:
                 known = ", ".join(sorted(cls.SECTIONS))
-                raise ConfigError(f"unknown section [{key}] in {name}: known sections are {known}")
+                raise ConfigError(f"unknown section [{key_s}] in {name}: known sections are {known}")
             section_cls = cls.SECTIONS[key]
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] in {name} must be a table")
             known_keys = [f.name for f in dataclasses.fields(section_cls)]
             for k in value:
                 if k not in known_keys:
+                    k_s = k if isinstance(k, str) else _shown(k)
                     raise ConfigError(
-                        f"unknown key {key}.{k} in {name}: known keys are {', '.join(known_keys)}")
+                        f"unknown key {key}.{k_s} in {name}: known keys are {', '.join(known_keys)}")
             sections[key] = section_cls(**value)
         return cls(name=name, **sections)
 
@@ -249,7 +266,14 @@ def load_config(path: str | Path | None = None) -> HemiConfig:
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
+    except OSError as e:            # a directory, no permission, ...
+        raise ConfigError(f"config file {path}: cannot read: {e.strerror or e}") from None
+    except RecursionError:          # the parser recurses per nesting level of [[[...]]] / {a = {...}}
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as e:
+        # TOMLDecodeError, and the ValueErrors the parser lets through from
+        # inside: UnicodeDecodeError (the file is not UTF-8) and int() of a
+        # literal of more than 4300 digits.
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     return HemiConfig.from_dict(data, name=path.stem)
 
