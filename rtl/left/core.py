@@ -5,7 +5,7 @@ README for ports and timing.
 Data path (every register advances on one global ``adv``)::
 
     i_act -> stage 0 -> SystolicArray (rows+cols-1) -> accumulate (+1)
-          -> Epilogue (4) -> output FIFO -> o
+          -> Epilogue (6) -> output FIFO -> o
 
 ``adv`` is high unless the output FIFO could not absorb every token in
 flight, or the token about to enter the epilogue needs an ``i_epi`` beat that

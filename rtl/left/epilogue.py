@@ -1,12 +1,16 @@
 """Output stage: + bias, then TFLite/gemmlowp requantization to int8.
 
-Per lane, over four enable-gated stages (bit-exact with sw_model.left):
+Per lane, over six enable-gated stages (bit-exact with sw_model.left), at
+most one carry chain or the multiplier in each, so the epilogue keeps pace
+with the array on an FPGA clock:
 
 1. ``v = acc + bias`` (int32, wrapping)
 2. ``p = v * multiplier`` (64-bit product)
-3. ``x = SaturatingRoundingDoublingHighMul``: ``(p + nudge) / 2**31`` with
-   truncation toward zero; INT32_MIN * INT32_MIN gives INT32_MAX
-4. ``y = RoundingDivideByPOT(x, shift) + zero_point``, clamped to
+3. ``t = p + nudge`` (``2**30``, or ``1 - 2**30`` for a negative ``p``)
+4. ``x = t / 2**31`` truncated toward zero (SaturatingRoundingDoublingHighMul;
+   INT32_MIN * INT32_MIN gives INT32_MAX)
+5. ``x >> shift`` and the rounding bit of RoundingDivideByPOT
+6. ``y = shifted + round + zero_point``, clamped to
    ``[relu ? zero_point : -128, 127]``; in RAW mode the lane is ``v``.
 
 With ``serial=True`` one 32 x 32 multiplier serves every column: while a
@@ -29,7 +33,7 @@ INT32_MAX = (1 << 31) - 1
 
 
 class Epilogue(wiring.Component):
-    LATENCY = 4
+    LATENCY = 6
 
     def __init__(self, layouts, cols, serial=False):
         self.cols, self.serial = cols, serial
@@ -56,15 +60,15 @@ class Epilogue(wiring.Component):
                 regs[key] = reg
             return regs
 
-        zp1 = Signal(signed(8)); relu1 = Signal(); raw1 = Signal()
-        zp2 = Signal(signed(8)); relu2 = Signal(); raw2 = Signal()
-        zp3 = Signal(signed(8)); relu3 = Signal(); raw3 = Signal()
-        with m.If(en):
-            m.d.sync += [
-                zp1.eq(P.zero_point), relu1.eq(P.relu), raw1.eq(P.mode == OutMode.RAW),
-                zp2.eq(zp1), relu2.eq(relu1), raw2.eq(raw1),
-                zp3.eq(zp2), relu3.eq(relu2), raw3.eq(raw2),
-            ]
+        # zero point, relu and mode ride along to the last stage.
+        mode = [(P.zero_point, P.relu, P.mode == OutMode.RAW)]
+        for i in range(self.LATENCY - 1):
+            zp, relu, raw = Signal(signed(8), name=f"zp{i + 1}"), Signal(name=f"relu{i + 1}"), \
+                Signal(name=f"raw{i + 1}")
+            with m.If(en):
+                m.d.sync += [zp.eq(mode[-1][0]), relu.eq(mode[-1][1]), raw.eq(mode[-1][2])]
+            mode.append((zp, relu, raw))
+        zp_l, relu_l, raw_l = mode[-1]
 
         s1s = [stage({
             "v": ((self.acc[c] + P.bias[c])[:32].as_signed(), signed(32)),
@@ -73,6 +77,8 @@ class Epilogue(wiring.Component):
         }, f"e1_c{c}") for c in range(self.cols)]
         products = self._products(m, s1s)
 
+        # One carry chain (or the multiplier) per stage, so the epilogue
+        # keeps up with the array's clock on an FPGA (50 MHz on the ECP5).
         for c in range(self.cols):
             s1 = s1s[c]
             s2 = stage({
@@ -82,31 +88,46 @@ class Epilogue(wiring.Component):
                 "sh": (s1["sh"], unsigned(5)),
             }, f"e2_c{c}")
             p = s2["p"]
-            neg = p[63]
-            t = Signal(signed(65), name=f"e3_t_c{c}")
-            m.d.comb += t.eq(p + Mux(neg, 1 - (1 << 30), 1 << 30))
-            # t / 2**31 truncating toward zero: floor((t + 2**31 - 1) / 2**31) when t < 0.
-            q = Signal(signed(65), name=f"e3_q_c{c}")
-            m.d.comb += q.eq(Mux(t < 0, t + ((1 << 31) - 1), t) >> 31)
             s3 = stage({
-                "x": (Mux(s2["ovf"], INT32_MAX, q[:32].as_signed()), signed(32)),
+                "t": (p + Mux(p[63], 1 - (1 << 30), 1 << 30), signed(65)),
+                "ovf": (s2["ovf"], unsigned(1)),
                 "v": (s2["v"], signed(32)),
                 "sh": (s2["sh"], unsigned(5)),
             }, f"e3_c{c}")
-            x, sh = s3["x"], s3["sh"]
-            mask = Signal(unsigned(32), name=f"e4_mask_c{c}")
+            t = s3["t"]
+            # t / 2**31 truncating toward zero: floor((t + 2**31 - 1) / 2**31) when t < 0.
+            q = Signal(signed(65), name=f"e4_q_c{c}")
+            m.d.comb += q.eq(Mux(t < 0, t + ((1 << 31) - 1), t) >> 31)
+            s4 = stage({
+                "x": (Mux(s3["ovf"], INT32_MAX, q[:32].as_signed()), signed(32)),
+                "v": (s3["v"], signed(32)),
+                "sh": (s3["sh"], unsigned(5)),
+            }, f"e4_c{c}")
+            x, sh = s4["x"], s4["sh"]
+            # RoundingDivideByPOT: x >> sh, plus one when the remainder
+            # exceeds half (ties away from zero): rem > (mask >> 1) + sign.
+            mask = Signal(unsigned(32), name=f"e5_mask_c{c}")
             m.d.comb += mask.eq((Const(1, unsigned(33)) << sh) - 1)
-            rem = Signal(unsigned(32), name=f"e4_rem_c{c}")
+            rem = Signal(unsigned(32), name=f"e5_rem_c{c}")
             m.d.comb += rem.eq(x.as_unsigned() & mask)
-            thr = Signal(unsigned(33), name=f"e4_thr_c{c}")
-            m.d.comb += thr.eq((mask >> 1) + x[31])
-            y = Signal(signed(34), name=f"e4_y_c{c}")
-            m.d.comb += y.eq((x >> sh) + (rem > thr) + zp3)
-            lo = Mux(relu3, zp3, -128)
+            half = mask >> 1
+            # rem > half + sign, without an adder in front of the compare:
+            # sign 0: rem > half; sign 1: rem > half + 1, i.e. rem > half and
+            # rem != half + 1 (half + 1 is 2**(sh-1), a single bit).
+            top = mask - half      # 2**(sh-1), or 0 when sh == 0
+            round_up = Mux(x[31], (rem > half) & (rem != top), rem > half)
+            s5 = stage({
+                "shifted": (x >> sh, signed(32)),
+                "up": (round_up, unsigned(1)),
+                "v": (s4["v"], signed(32)),
+            }, f"e5_c{c}")
+            y = Signal(signed(34), name=f"e6_y_c{c}")
+            m.d.comb += y.eq(s5["shifted"] + s5["up"] + zp_l)
+            lo = Mux(relu_l, zp_l, -128)
             clamped = Mux(y < lo, lo, Mux(y > 127, 127, y))
-            out = Signal(signed(32), name=f"e4_out_c{c}")
+            out = Signal(signed(32), name=f"e6_out_c{c}")
             with m.If(en):
-                m.d.sync += out.eq(Mux(raw3, s3["v"], clamped))
+                m.d.sync += out.eq(Mux(raw_l, s5["v"], clamped))
             m.d.comb += self.result[c].eq(out)
         return m
 

@@ -17,7 +17,7 @@ to its write port, so the sum written in one cycle is the value read in the
 same cycle.
 
 Update (after a TICK, once the event pipeline is empty): one group per cycle
-through ``LifLane`` (2 stages); the accumulator is cleared as it is read;
+through ``LifLane`` (4 stages); the accumulator is cleared as it is read;
 groups with spikes queue their lane masks in a FIFO deep enough for every
 group, so emission never stalls the update; the serialiser emits ids in
 increasing order and then one ``done`` beat.
@@ -168,13 +168,17 @@ class RightCore(wiring.Component):
 
         # ---- update pipeline -------------------------------------------------
         ug = Signal(range(G + 1))          # next group to read
-        u1_valid, u1_group = Signal(), Signal(GB)
-        u2_valid, u2_group = Signal(), Signal(GB)
-        u3_valid, u3_group = Signal(), Signal(GB)
+        # Stage k of the walk: the read (1), then the lane's stages; the
+        # last writes the new state back.
+        u_valids = [Signal(name=f"u{k}_valid") for k in range(1, LifLane.LATENCY + 2)]
+        u_groups = [Signal(GB, name=f"u{k}_group") for k in range(1, LifLane.LATENCY + 2)]
         upd_read = (phase == UPDATE) & (ug < upd_groups)
-        m.d.sync += [u1_valid.eq(upd_read), u1_group.eq(ug),
-                     u2_valid.eq(u1_valid), u2_group.eq(u1_group),
-                     u3_valid.eq(u2_valid), u3_group.eq(u2_group)]
+        m.d.sync += [u_valids[0].eq(upd_read), u_groups[0].eq(ug)]
+        for k in range(1, len(u_valids)):
+            m.d.sync += [u_valids[k].eq(u_valids[k - 1]), u_groups[k].eq(u_groups[k - 1])]
+        u1_valid, u1_group = u_valids[0], u_groups[0]
+        uw_valid, uw_group = u_valids[-1], u_groups[-1]
+        upd_in_flight = Cat(*u_valids).any()
         lanes = []
         for j in range(NL):
             lane = LifLane(lay)
@@ -192,8 +196,8 @@ class RightCore(wiring.Component):
         # buffered FIFO keeps depth-1 entries in memory plus its output
         # register), so the update never waits and nothing is dropped.
         m.submodules.spikes = sfifo = fifo.SyncFIFOBuffered(width=GB + NL, depth=G + 1)
-        m.d.comb += [sfifo.w_data.eq(Cat(u3_group, spike_mask)),
-                     sfifo.w_en.eq(u3_valid & spike_mask.any())]
+        m.d.comb += [sfifo.w_data.eq(Cat(uw_group, spike_mask)),
+                     sfifo.w_en.eq(uw_valid & spike_mask.any())]
 
         # ---- config port -------------------------------------------------------
         req = self.i_cfg.payload
@@ -254,9 +258,9 @@ class RightCore(wiring.Component):
                 if reg_region in (Region.U, Region.V, Region.REF):
                     lane_out = {Region.U: lanes[j].u_next, Region.V: lanes[j].v_next,
                                 Region.REF: lanes[j].ref_next}[reg_region]
-                    m.d.comb += [wp.addr.eq(Mux(in_update, u3_group, cfg_idx)),
+                    m.d.comb += [wp.addr.eq(Mux(in_update, uw_group, cfg_idx)),
                                  wp.data.eq(Mux(in_update, lane_out, value)),
-                                 wp.en.eq(Mux(in_update, u3_valid, lane_hit & (region == reg_region)))]
+                                 wp.en.eq(Mux(in_update, uw_valid, lane_hit & (region == reg_region)))]
                 else:
                     m.d.comb += [wp.addr.eq(cfg_idx), wp.data.eq(value),
                                  wp.en.eq(lane_hit & (region == reg_region))]
@@ -346,7 +350,7 @@ class RightCore(wiring.Component):
             with m.Case(DONE):
                 with m.If(self.o_spike.ready):
                     m.d.sync += [phase.eq(RUN), steps.eq(steps + 1)]
-        with m.If((phase == UPDATE) | ((phase == DRAIN) & (u1_valid | u2_valid | u3_valid))):
+        with m.If((phase == UPDATE) | ((phase == DRAIN) & upd_in_flight)):
             m.d.sync += cyc_upd.eq(cyc_upd + 1)
 
         # ---- spike serialiser --------------------------------------------------------
@@ -365,7 +369,7 @@ class RightCore(wiring.Component):
             m.d.sync += [cur_group.eq(sfifo.r_data[:GB]), cur_mask.eq(sfifo.r_data[GB:])]
         with m.Elif(emitting):
             m.d.sync += cur_mask.eq(cur_mask & (cur_mask - 1))
-        with m.If((phase == DRAIN) & ~(u1_valid | u2_valid | u3_valid) & ~have & (sfifo.level == 0)):
+        with m.If((phase == DRAIN) & ~upd_in_flight & ~have & (sfifo.level == 0)):
             m.d.sync += phase.eq(DONE)
 
         m.d.comb += [

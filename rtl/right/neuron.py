@@ -1,4 +1,4 @@
-"""One lane of Loihi's integer LIF neuron update, two pipeline stages.
+"""One lane of Loihi's integer LIF neuron update, four pipeline stages.
 
 Bit-exact with ``sw_model.right.loihi_lif_step`` plus Hemi's refractory
 counter::
@@ -12,6 +12,12 @@ counter::
     otherwise: spike iff v' > vth * 64; a spike zeroes v' and loads ref
 
 ``trunc`` rounds toward zero: ``(x + (x < 0 ? 4095 : 0)) >> 12``.
+
+Stages (one or two carry chains each, for a 50 MHz FPGA clock): 1 the two
+decay products; 2 their truncation, ``d``; 3 the wrap of ``u'`` and
+``trunc(v decay) + bias``; 4 ``e``, the clamp and the threshold, compared
+side by side (``vth * 64 < 2**23 - 1``, so ``clamp(e) > vth * 64`` is
+``e > vth * 64``).
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -32,7 +38,7 @@ def trunc4096(m, x, name):
 
 
 class LifLane(wiring.Component):
-    LATENCY = 2
+    LATENCY = 4
 
     def __init__(self, layouts):
         super().__init__({
@@ -64,21 +70,43 @@ class LifLane(wiring.Component):
             s1_active.eq(self.active),
         ]
 
-        # Stage 2: wrap u, integrate and clamp v, threshold, refractory.
-        d = Signal(signed(27), name="d")
-        m.d.comb += d.eq(trunc4096(m, s1_mu, "u_decay") + s1_ain * 64)
-        u_new = Signal(U_SHAPE, name="u_new")
-        m.d.comb += u_new.eq(Mux(d > (1 << 23), d - (1 << 24), Mux(d <= -(1 << 23), d + (1 << 24), d)))
-        e = Signal(signed(27), name="e")
-        m.d.comb += e.eq(trunc4096(m, s1_mv, "v_decay") + u_new + s1_bias)
+        # Stage 2: the truncated decays; d.
+        s2_d = Signal(signed(27), name="s2_d")
+        s2_vdec = Signal(signed(27), name="s2_vdec")
+        s2_bias = Signal.like(s1_bias, name="s2_bias")
+        s2_vth = Signal.like(s1_vth, name="s2_vth")
+        s2_ref, s2_refr, s2_active = Signal(4, name="s2_ref"), Signal(4, name="s2_refractory"), Signal(name="s2_active")
+        m.d.sync += [
+            s2_d.eq(trunc4096(m, s1_mu, "u_decay") + s1_ain * 64),
+            s2_vdec.eq(trunc4096(m, s1_mv, "v_decay")),
+            s2_bias.eq(s1_bias), s2_vth.eq(s1_vth),
+            s2_ref.eq(s1_ref), s2_refr.eq(s1_refr), s2_active.eq(s1_active),
+        ]
+
+        # Stage 3: u' (d wrapped), and the part of e that does not need u'.
+        d = s2_d
+        s3_u = Signal(U_SHAPE, name="s3_u")
+        s3_vb = Signal(signed(28), name="s3_vb")
+        s3_vth64 = Signal(unsigned(23), name="s3_vth64")
+        s3_ref, s3_refr, s3_active = Signal(4, name="s3_ref"), Signal(4, name="s3_refractory"), Signal(name="s3_active")
+        m.d.sync += [
+            s3_u.eq(Mux(d > (1 << 23), d - (1 << 24), Mux(d <= -(1 << 23), d + (1 << 24), d))),
+            s3_vb.eq(s2_vdec + s2_bias),
+            s3_vth64.eq(s2_vth << 6),
+            s3_ref.eq(s2_ref), s3_refr.eq(s2_refr), s3_active.eq(s2_active),
+        ]
+
+        # Stage 4: integrate, clamp and threshold v; refractory.
+        e = Signal(signed(29), name="e")
+        m.d.comb += e.eq(s3_vb + s3_u)
         v_new = Signal(V_SHAPE, name="v_new")
         m.d.comb += v_new.eq(Mux(e > V_MAX, V_MAX, Mux(e < -V_MAX, -V_MAX, e)))
-        refractory = s1_ref != 0
-        fire = ~refractory & s1_active & (v_new > (s1_vth << 6))
+        refractory = s3_ref != 0
+        fire = ~refractory & s3_active & (e > s3_vth64)
         m.d.sync += [
-            self.u_next.eq(u_new),
+            self.u_next.eq(s3_u),
             self.v_next.eq(Mux(refractory | fire, 0, v_new)),
-            self.ref_next.eq(Mux(refractory, s1_ref - 1, Mux(fire, s1_refr, 0))),
+            self.ref_next.eq(Mux(refractory, s3_ref - 1, Mux(fire, s3_refr, 0))),
             self.spike.eq(fire),
         ]
         return m
