@@ -53,7 +53,6 @@ class Board:
     clock_mhz: float
     led_heartbeat: tuple        # (resource, number)
     led_error: tuple
-    extra_outputs: tuple = ()   # (resource, number, value) driven constantly
     # yosys module patterns whose multipliers are built from logic (booth)
     # rather than DSP blocks, where the device has too few of them.
     lut_multipliers: tuple = ()
@@ -68,7 +67,9 @@ BOARDS = {
     b.name: b for b in [
         Board(
             name="icebreaker", family="ice40", make_platform=_icebreaker,
-            config="configs/tiny.toml", target_mhz=12.0, bar_mhz=12.0,
+            # The iCE40 PLL's output starts at 16 MHz: 18 MHz is the nearest
+            # exact setting above the 12 MHz bar (and 18 clocks per UART bit).
+            config="configs/tiny.toml", target_mhz=18.0, bar_mhz=12.0,
             clock="clk12", clock_mhz=12.0,
             led_heartbeat=("led_g", 0), led_error=("led_r", 0),
             # 8 SB_MAC16: the epilogue and the LIF lane take them all.
@@ -80,8 +81,6 @@ BOARDS = {
             config="configs/default.toml", target_mhz=50.0, bar_mhz=50.0,
             clock="clk25", clock_mhz=25.0,
             led_heartbeat=("led", 0), led_error=("led", 7),
-            # The FTDI chip's transmit enable (ULX3S schematic: FTDI_TXDEN).
-            extra_outputs=(("uart_tx_enable", 0, 1),),
             program_hint="openFPGALoader -b ulx3s build/fpga/ulx3s-85f/hemi_ulx3s-85f.bit",
         ),
     ]
@@ -109,8 +108,10 @@ class BoardChip(wiring.Component):
         else:
             m.submodules.clk_buf = clk_buf = io.Buffer("i", clk)
             pin = clk_buf.i
-        m.domains.sync = cd_sync = ClockDomain("sync")
-        platform.add_clock_constraint(cd_sync.clk, self.pll_settings.fout_hz)
+        # No constraint on sync itself: nextpnr derives the PLL output's
+        # frequency from the board's input clock constraint (the resource's
+        # Clock), and reports Fmax against it.
+        m.domains.sync = ClockDomain("sync")
         m.submodules.pll = PllDomain(self.pll_settings, pin)
         m.submodules.top = top = self.top
 
@@ -122,7 +123,4 @@ class BoardChip(wiring.Component):
         for name, (res, num) in (("hb", b.led_heartbeat), ("err", b.led_error)):
             m.submodules[f"led_{name}"] = buf = io.Buffer("o", platform.request(res, num, dir="-"))
             m.d.comb += buf.o.eq(top.led_heartbeat if name == "hb" else top.led_error)
-        for res, num, value in b.extra_outputs:
-            m.submodules[f"{res}_{num}"] = buf = io.Buffer("o", platform.request(res, num, dir="-"))
-            m.d.comb += buf.o.eq(value)
         return m

@@ -68,6 +68,40 @@ SYNTH_OPTS = {
 }
 
 
+#: Each family's DSP cell (for counting the left array's multipliers).
+DSP_CELL = {"ice40": "SB_MAC16", "ecp5": "MULT18X18D"}
+
+
+def count_array_dsps(build_dir, name, family):
+    """DSP cells of the left core's systolic array in the synthesized netlist
+    (their names keep the array's hierarchy), or None when there is none."""
+    netlist = build_dir / f"{name}.json"
+    if not netlist.exists():
+        return None
+    cmd = [os.environ["YOSYS"], "-p",
+           f"read_json {netlist.name}; select -count t:{DSP_CELL[family]} n:*.array.* %i"]
+    try:
+        out = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True, timeout=600).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.findall(r"^(\d+) objects\.", out, re.M)
+    return int(found[-1]) if found else None
+
+
+def failed_step(build_dir, name, family):
+    """Which tool stopped the build, and its first ERROR line."""
+    outputs = [("yosys", f"{name}.json"),
+               (f"nextpnr-{family}", f"{name}.{'asc' if family == 'ice40' else 'config'}"),
+               ("icepack" if family == "ice40" else "ecppack", f"{name}.{'bin' if family == 'ice40' else 'bit'}")]
+    for tool, product in outputs:
+        if not (build_dir / product).exists():
+            log = build_dir / (f"{name}.rpt" if tool == "yosys" else f"{name}.tim")
+            text = log.read_text(errors="replace") if log.exists() else ""
+            first = next((ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")), "")
+            return f"{tool} failed" + (f": {first}" if first else "") + f" (log: {log.name})"
+    return "the build script failed"
+
+
 class BuildError(Exception):
     """A usage or config problem, said in one line (exit status 2)."""
 
@@ -167,17 +201,14 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
             script_after_synth=f"tee -q -o {name}.stat.json stat -json",
             nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family]],
         )
-    except subprocess.CalledProcessError as e:
-        error = f"{Path(e.cmd[0] if isinstance(e.cmd, list) else str(e.cmd)).name} exited with {e.returncode}"
+    except subprocess.CalledProcessError:
+        error = failed_step(build_dir, name, board.family)
     seconds = time.monotonic() - t0
 
     log = build_dir / f"{name}.tim"
     pnr, clocks = parse_nextpnr_log(log.read_text() if log.exists() else "", board.family)
     stat_path = build_dir / f"{name}.stat.json"
     cells = synth_cells(json.loads(stat_path.read_text())) if stat_path.exists() else {}
-    if error and not pnr:
-        tail = (build_dir / f"{name}.rpt")
-        error += f" (see {tail if not log.exists() else log})"
     resources = build_resources(board.family, pnr, cells)
     fits = bool(resources) and error is None and all(r["used"] <= r["available"] for r in resources.values())
     bitstream = build_dir / f"{name}.{'bin' if board.family == 'ice40' else 'bit'}"
@@ -193,6 +224,9 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
                 **top.pll_settings.params},
         "baud": top.top.baud,
         "left_multipliers": cfg.left.rows * cfg.left.cols,
+        # The array's multipliers found in DSP cells (the rest are in logic,
+        # by design on boards with lut_multipliers).
+        "left_multipliers_in_dsp": count_array_dsps(build_dir, name, board.family),
         "synth_cells": cells,
         "fits": fits,
         "timing_met": bool(clocks) and all(c["met"] for c in clocks),

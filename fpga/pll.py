@@ -35,6 +35,9 @@ def _exact(fout, target):
 
 def ice40_pll(fin_hz, fout_hz):
     """SB_PLL40 in SIMPLE feedback: fout = fin * (DIVF+1) / ((DIVR+1) * 2**DIVQ)."""
+    if not (10e6 <= fin_hz <= 133e6 and 16e6 <= fout_hz <= 275e6):
+        raise ValueError(f"no iCE40 PLL setting gives exactly {fout_hz / 1e6:g} MHz "
+                         f"from {fin_hz / 1e6:g} MHz (input 10..133 MHz, output 16..275 MHz)")
     for divr in range(16):
         fpfd = fin_hz / (divr + 1)
         if not 10e6 <= fpfd <= 133e6:
@@ -55,7 +58,12 @@ def ice40_pll(fin_hz, fout_hz):
 
 
 def ecp5_pll(fin_hz, fout_hz):
-    """EHXPLLL with CLKOP feedback: fout = fin / CLKI_DIV * CLKFB_DIV, VCO = fout * CLKOP_DIV."""
+    """EHXPLLL with CLKOP feedback: fout = fin / CLKI_DIV * CLKFB_DIV, VCO = fout * CLKOP_DIV.
+    Of the exact settings, the one whose VCO is nearest 600 MHz (as ecppll)."""
+    if not (8e6 <= fin_hz <= 400e6 and 10e6 <= fout_hz <= 400e6):
+        raise ValueError(f"no ECP5 PLL setting gives exactly {fout_hz / 1e6:g} MHz "
+                         f"from {fin_hz / 1e6:g} MHz (input 8..400 MHz, output 10..400 MHz)")
+    best = None
     for clki in range(1, 129):
         fpfd = fin_hz / clki
         if not 3.125e6 <= fpfd <= 400e6:
@@ -65,9 +73,11 @@ def ecp5_pll(fin_hz, fout_hz):
             if not _exact(f, fout_hz):
                 continue
             for clkop in range(1, 129):
-                if 400e6 <= f * clkop <= 800e6:
-                    return PllSettings("ecp5", fin_hz, fout_hz,
-                                       {"CLKI_DIV": clki, "CLKFB_DIV": clkfb, "CLKOP_DIV": clkop})
+                vco = f * clkop
+                if 400e6 <= vco <= 800e6 and (best is None or abs(vco - 600e6) < best[0]):
+                    best = (abs(vco - 600e6), {"CLKI_DIV": clki, "CLKFB_DIV": clkfb, "CLKOP_DIV": clkop})
+    if best is not None:
+        return PllSettings("ecp5", fin_hz, fout_hz, best[1])
     raise ValueError(f"no ECP5 PLL setting gives exactly {fout_hz / 1e6:g} MHz "
                      f"from {fin_hz / 1e6:g} MHz")
 

@@ -193,3 +193,51 @@ def test_router_holds_an_offered_head():
     simulate(dut, bench)
     assert offered[:4] == [(1, a)] * 4
     assert offered[4:6] == [(1, a), (1, b)]
+
+
+def test_router_without_validator_drops_off_mesh_packets():
+    """With callosum.local_check off the local input is a plain FIFO, but a
+    packet for a node off the mesh is still dropped whole and counted (XY
+    routing alone would hand it to an edge node), a stray flit is dropped,
+    and good packets around them pass unchanged."""
+    cfg = CallosumConfig(width=3, height=1, flit_width=32, fifo_depth=2, local_check=False)
+    dut = Router(cfg, 1, 0)
+    H = net.pack_head
+    stream = [
+        (net.SINGLE, H(2, 0, 1, 0, 0, 0, 1)),                 # -> E
+        (net.SINGLE, H(5, 0, 1, 0, 0, 0, 2)),                 # off the mesh (x)
+        (net.HEAD, H(1, 3, 1, 0, 0, 2, 3)), (net.BODY, 30), (net.TAIL, 31),   # off the mesh (y)
+        (net.HEAD, H(0, 0, 1, 0, 0, 1, 4)), (net.TAIL, 40),   # -> W
+        (net.BODY, 99),                                       # stray: no packet open
+        (net.HEAD, H(7, 7, 1, 0, 0, 1, 5)), (net.TAIL, 50),   # off the mesh, then
+        (net.SINGLE, H(1, 0, 1, 0, 0, 0, 6)),                 # -> L
+    ]
+    got = {o: [] for o in ("e", "w", "l", "n", "s")}
+    drops = []
+
+    async def bench(ctx):
+        for o in got:
+            ctx.set(getattr(dut, f"o_{o}").ready, 1)
+        k = 0
+        for _ in range(60):
+            if k < len(stream):
+                ctx.set(dut.i_l.valid, 1)
+                ctx.set(dut.i_l.payload, flit_value(*stream[k]))
+            else:
+                ctx.set(dut.i_l.valid, 0)
+            took = k < len(stream) and ctx.get(dut.i_l.ready)
+            for o in got:
+                port = getattr(dut, f"o_{o}")
+                if ctx.get(port.valid):
+                    got[o].append((ctx.get(port.payload).kind, ctx.get(port.payload).data))
+            drops.append(ctx.get(dut.drops))
+            await ctx.tick()
+            k += bool(took)
+        assert ctx.get(dut.errors) == 4      # three off-mesh heads, one stray flit
+
+    simulate(dut, bench)
+    assert got["e"] == [stream[0]]
+    assert got["w"] == [stream[5], stream[6]]
+    assert got["l"] == [stream[10]]
+    assert got["n"] == got["s"] == []
+    assert sum(drops) == 3                   # packets whose head entered, for in-flight counts

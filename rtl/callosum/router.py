@@ -55,6 +55,7 @@ class Router(wiring.Component):
         total = orphans + (val.errors if val is not None else 0)
         m.d.comb += self.errors.eq(Mux(total > 0xFFFF, 0xFFFF, total))
 
+        bad_drops = Signal()     # local heads off the mesh dropped (no validator)
         heads, tails, valids, want, r_ens, datas = [], [], [], [], [], []
         for p in PORTS:
             if p == Port.L and val is not None:
@@ -99,14 +100,34 @@ class Router(wiring.Component):
             # neighbour (the source router's validator drops them), but if
             # one does it is dropped and counted rather than misrouted.
             orphan = valid & ~in_pkt & ~is_head
-            heads.append(is_head); tails.append(is_tail); valids.append(valid)
-            want.append((target, orphan, in_pkt)); r_ens.append((r_en, moved, orphan))
+            drop = orphan                 # popped here, never forwarded
+            error = orphan                # counted in errors
+            if p == Port.L and val is None:
+                # No validator: still never route a destination off the
+                # mesh (XY routing would deliver it to an edge node). Such
+                # a head is dropped and counted, the rest of its packet
+                # discarded up to its tail (or the next head).
+                dst_ok = (head.dst_x < cfg.width) & (head.dst_y < cfg.height)
+                discard = Signal(name="discard_l")
+                bad_head = valid & is_head & ~in_pkt & ~dst_ok
+                m.d.comb += bad_drops.eq(bad_head)
+                with m.If(valid & discard & (is_tail | is_head)):
+                    m.d.sync += discard.eq(0)
+                with m.If(bad_head & ~is_tail):
+                    m.d.sync += discard.eq(1)
+                orphan = valid & ~in_pkt & ~is_head & ~discard
+                drop = orphan | bad_head | (valid & discard & ~is_head)
+                error = orphan | bad_head
+            heads.append(is_head); tails.append(is_tail); valids.append(valid & ~drop)
+            want.append((target, error, in_pkt)); r_ens.append((r_en, moved, drop))
             datas.append(payload)
         n_orphans = sum(o[1] for o in want)
         # Packets dropped this cycle, for in-flight counts (orphans are stray
         # flits of no counted packet).
         if val is not None:
             m.d.comb += self.drops.eq(val.drops)
+        else:
+            m.d.comb += self.drops.eq(bad_drops)
         with m.If(orphans + n_orphans <= 0xFFFF):
             m.d.sync += orphans.eq(orphans + n_orphans)
         with m.Else():
