@@ -1,14 +1,20 @@
 """cocotb tests of the callosum mesh against the golden model: every packet
 arrives exactly once, at the right node, intact, in order per
 source-destination pair; malformed packets are dropped and counted; the
-network drains."""
+network drains.
 
-import os
+Scale knobs of traffic_patterns for long runs (tools/soak.py): TB_PACKETS,
+packets per node per pattern (default 12); TB_ROUNDS, rounds of the four
+patterns, each with fresh random traffic (default 1); TB_MIN_CYCLES, further
+rounds until at least that many cycles have run (default 0). TB_STATS /
+TB_PROGRESS receive the counts (tb/common/soak_stats.py).
+"""
 
 import cocotb
 
 from sw_model import callosum as net
 from tb.common.seed import seed_bench
+from tb.common.soak_stats import Progress, int_env
 from tb.callosum.mesh_tb import MeshTB
 
 DRAIN_BOUND = 4000   # cycles after injection stops by which all must arrive
@@ -46,11 +52,22 @@ async def traffic_patterns(dut):
     """Uniform, transpose, hotspot and nearest-neighbour traffic, single- and
     multi-flit packets mixed, all queued at once and drained."""
     tb = await setup(dut)
-    for pattern in ("uniform", "transpose", "hotspot", "neighbour"):
-        start = tb.cycle
-        await run_pattern(tb, pattern, int(os.environ.get("TB_PACKETS", "12")))
-        tb.log.info("%s: drained in %d cycles", pattern, tb.cycle - start)
+    per_node = int_env("TB_PACKETS", 12)
+    rounds = int_env("TB_ROUNDS", 1)
+    min_cycles = int_env("TB_MIN_CYCLES", 0)
+    stats = Progress("traffic_patterns")
+    r = 0
+    while r < rounds or tb.cycle < min_cycles:
+        for pattern in ("uniform", "transpose", "hotspot", "neighbour"):
+            start = tb.cycle
+            await run_pattern(tb, pattern, per_node)
+            tb.log.info("%s: drained in %d cycles", pattern, tb.cycle - start)
+            stats.update(rounds=r, packets=tb.scoreboard.received, flits=tb.delivered_flits,
+                         cycles=tb.cycle)
+        r += 1
     assert await tb.errors() == 0
+    stats.done(dut._log, rounds=r, packets=tb.scoreboard.received, flits=tb.delivered_flits,
+               cycles=tb.cycle)
 
 
 @cocotb.test()

@@ -5,14 +5,13 @@ config TOML), TB_IDLE and TB_BACKPRESSURE (probabilities crossed over every
 test), SEED (replay).
 """
 
-import os
-
 import cocotb
 import numpy as np
 
 from sw_model.left import INT32_MAX, INT32_MIN
 from sw_model.left_stream import Command, plan_gemm
 from tb.common.seed import seed_bench
+from tb.common.soak_stats import Progress, int_env
 from tb.left.left_tb import LeftTB
 
 
@@ -91,7 +90,8 @@ async def random_gemms(dut):
     commands), random operands and epilogues, all queued back to back."""
     tb, rng, nrng = await setup(dut)
     R, C, D = tb.cfg.rows, tb.cfg.cols, tb.cfg.acc_depth
-    n_gemms = int(os.environ.get("TB_GEMMS", "12"))
+    n_gemms = int_env("TB_GEMMS", 12)
+    stats = Progress("random_gemms")
     pending = []
     for i in range(n_gemms):
         M = int(nrng.integers(1, min(2 * D, 48) + 1))
@@ -102,9 +102,13 @@ async def random_gemms(dut):
         plan = plan_gemm(tb.cfg, A, W, **random_epilogue(nrng, N))
         tb.submit(plan)
         pending.append((plan, f"gemm {i} {M}x{K}x{N}"))
-    for plan, label in pending:
+    beats = 0
+    for i, (plan, label) in enumerate(pending):
         await tb.check(plan, label)
+        beats += plan.out.shape[0]
+        stats.update(gemms=i + 1, beats=beats, cycles=tb.cycles.now)
     await tb.drained()
+    stats.done(dut._log, gemms=len(pending), beats=beats, cycles=tb.cycles.now)
 
 
 @cocotb.test()
