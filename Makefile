@@ -12,7 +12,11 @@ JOBS    ?= auto
 FPGA_STAMP := $(VENV)/.hemi-fpga-installed
 BOARD   ?=
 
-.PHONY: all venv demo demo-gemm test sim unit verilog lint bench fpga fpga-all clean distclean help
+SEEDS   ?= 2
+SCALE   ?= 1
+UNITS   ?= left,right,callosum
+
+.PHONY: all venv demo demo-gemm test sim unit verilog lint bench fpga fpga-all soak clean distclean help
 
 all: test
 
@@ -27,6 +31,7 @@ help:
 	@echo "make bench     performance benchmarks -> build/bench/*.json"
 	@echo "make fpga BOARD=icebreaker|ulx3s-85f  bitstream + build/fpga/<board>/report.json (CONFIG=... overrides the board's)"
 	@echo "make fpga-all  every board, then build/fpga/summary.md"
+	@echo "make soak      long random regressions per seed (SEEDS=2 UNITS=... SCALE=1; SEED=<n> replays) -> build/soak/summary.json"
 	@echo "make clean     remove build/ (distclean also removes .venv)"
 
 $(STAMP): pyproject.toml
@@ -64,6 +69,11 @@ lint: $(STAMP)
 
 bench: $(FPGA_STAMP)
 	$(PY) -m tools.bench $(ARGS)
+
+# Long random regressions (not part of make test): SEEDS seeds per unit;
+# SEED=<n> replays from seed n, SCALE=0.01 is a quick smoke run.
+soak: $(STAMP)
+	$(PY) -m tools.soak --seeds $(SEEDS) --units $(UNITS) --scale $(SCALE) $(if $(SEED),--first-seed $(SEED)) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG)) $(ARGS)
 
 # CONFIG given on the command line replaces the board's own config.
 fpga: $(FPGA_STAMP)
