@@ -102,6 +102,10 @@ def failed_step(build_dir, name, family):
     return "the build script failed"
 
 
+class _Skip(Exception):
+    """No build to run (report only)."""
+
+
 class BuildError(Exception):
     """A usage or config problem, said in one line (exit status 2)."""
 
@@ -159,18 +163,20 @@ def table(report):
     for name, r in report["resources"].items():
         pct = 100 * r["used"] / r["available"] if r["available"] else 0
         lines.append(f"  {name:<8} {r['used']:>7} {r['available']:>10} {pct:>5.0f}%")
+    when = "" if report.get("routed") else " (nextpnr's estimate after placement: not routed)"
     for c in report["clocks"]:
-        lines.append(f"  clock {c['name']}: Fmax {c['fmax_mhz']:.2f} MHz, target "
+        lines.append(f"  clock {c['name']}: Fmax {c['fmax_mhz']:.2f} MHz{when}, target "
                      f"{c['target_mhz']:.2f} MHz: {'met' if c['met'] else 'NOT met'}")
     if report.get("error"):
         lines.append(f"  build failed: {report['error']}")
-    lines.append(f"  fits: {report['fits']}, timing met: {report['timing_met']}, "
-                 f"{report['seconds']:.0f} s")
+    took = f", {report['seconds']:.0f} s" if report.get("seconds") is not None else ""
+    lines.append(f"  fits: {report['fits']}, timing met: {report['timing_met']}{took}")
     return "\n".join(lines)
 
 
-def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
-    """Build one board; returns its report (also written to report.json)."""
+def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, report_only=False):
+    """Build one board; returns its report (also written to report.json).
+    ``report_only``: no build, the report of what the last build left."""
     if board_name not in BOARDS:
         raise BuildError(f"--board {board_name}: unknown board; boards: {', '.join(BOARDS)}")
     board = BOARDS[board_name]
@@ -187,11 +193,19 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
     platform = board.make_platform()
     name = f"hemi_{board_name.replace('-', '_')}"
     build_dir = Path(out or ROOT / "build" / "fpga") / board_name
-    if build_dir.exists():
-        shutil.rmtree(build_dir)
     t0 = time.monotonic()
     error = None
+    if report_only:
+        if not (build_dir / f"{name}.ys").exists():
+            raise BuildError(f"--report-only: no build of {board_name} in {build_dir}")
+        family_product = build_dir / f"{name}.{'bin' if board.family == 'ice40' else 'bit'}"
+        if not family_product.exists():
+            error = failed_step(build_dir, name, board.family)
+    elif build_dir.exists():
+        shutil.rmtree(build_dir)
     try:
+        if report_only:
+            raise _Skip
         platform.build(
             top, name=name, build_dir=str(build_dir), do_program=False,
             verbose=not quiet,
@@ -203,6 +217,8 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
         )
     except subprocess.CalledProcessError:
         error = failed_step(build_dir, name, board.family)
+    except _Skip:
+        pass
     seconds = time.monotonic() - t0
 
     log = build_dir / f"{name}.tim"
@@ -210,7 +226,10 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
     stat_path = build_dir / f"{name}.stat.json"
     cells = synth_cells(json.loads(stat_path.read_text())) if stat_path.exists() else {}
     resources = build_resources(board.family, pnr, cells)
-    fits = bool(resources) and error is None and all(r["used"] <= r["available"] for r in resources.values())
+    text = log.read_text(errors="replace") if log.exists() else ""
+    # Fmax after routing, or only nextpnr's estimate after placement.
+    routed = "Routing complete" in text
+    fits = bool(resources) and all(r["used"] <= r["available"] for r in resources.values())
     bitstream = build_dir / f"{name}.{'bin' if board.family == 'ice40' else 'bit'}"
     report = {
         "board": board_name,
@@ -229,11 +248,12 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False):
         "left_multipliers_in_dsp": count_array_dsps(build_dir, name, board.family),
         "synth_cells": cells,
         "fits": fits,
-        "timing_met": bool(clocks) and all(c["met"] for c in clocks),
-        "bar_met": fits and bool(clocks) and all(c["met"] and c["fmax_mhz"] >= board.bar_mhz
-                                                 for c in clocks),
+        "routed": routed,
+        "timing_met": routed and bool(clocks) and all(c["met"] for c in clocks),
+        "bar_met": fits and routed and error is None and bool(clocks)
+                   and all(c["met"] and c["fmax_mhz"] >= board.bar_mhz for c in clocks),
         "bitstream": os.path.relpath(bitstream, ROOT) if bitstream.exists() else None,
-        "seconds": round(seconds, 1),
+        "seconds": round(seconds, 1) if not report_only else None,
         "error": error,
         "toolchain": {var: Path(os.environ[var]).name for var in YOWASP},
     }
@@ -268,6 +288,8 @@ def main(argv=None):
     ap.add_argument("--clock-mhz", type=float, help="the chip's clock (default: the board's)")
     ap.add_argument("--out", default=str(ROOT / "build" / "fpga"), help="output folder")
     ap.add_argument("--quiet", action="store_true", help="hide the tools' output")
+    ap.add_argument("--report-only", action="store_true",
+                    help="no build: report what the last build left in --out")
     args = ap.parse_args(argv)
     if args.all and args.config:
         ap.error("--config applies to one --board")
@@ -275,7 +297,7 @@ def main(argv=None):
     reports = []
     try:
         for b in boards:
-            report = build_board(b, args.config, args.out, args.clock_mhz, args.quiet)
+            report = build_board(b, args.config, args.out, args.clock_mhz, args.quiet, args.report_only)
             print(table(report))
             reports.append(report)
     except BuildError as e:
