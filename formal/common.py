@@ -10,7 +10,7 @@ module's named internal signals after its ``elaborate``. Probes only read;
 the logic under proof is the unit's own.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Mux, Signal, Value
@@ -32,7 +32,9 @@ class Proof:
     tasks: tuple
     doc: str = ""
     expect: str = "pass"
-    properties: tuple = field(default_factory=tuple)
+    # Memories as flip-flops (faster for the small FIFOs); False keeps them
+    # SMT arrays (faster for the validator's 32-entry buffer).
+    memory_map: bool = True
 
 
 class Harness(Elaboratable):

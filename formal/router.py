@@ -7,8 +7,12 @@ the flits it hands over forming well-formed packets (a HEAD whose length L
 to any destination (3-bit coordinates; the router routes every one). The
 local input without a validator (``local_check=False``) may also carry
 destinations off the mesh, which the router drops with the rest of their
-packet. With a validator (``local_check=True``) the local input is free:
-any flits at all. Outputs: ``ready`` is free.
+packet. With a validator (``local_check=True``, ``router_local_check``)
+the validator is replaced by :class:`ValidatorContract`, a free source
+assumed to keep the contract that the ``validator`` proof (formal/
+validator.py) proves of the real one for any input at all: together they
+cover the router with its validator, while the validator's 32-entry buffer
+stays out of the router's proof. Outputs: ``ready`` is free.
 
 Properties (asserted every cycle):
 
@@ -38,8 +42,9 @@ against the packet framing) are asserted too, so they are proven as well.
 from types import SimpleNamespace
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
-from amaranth.lib import data
+from amaranth.hdl import Assert, Assume, Cat, Cover, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
 
 import rtl.callosum.router as router_mod
 from rtl.callosum.layouts import BODY, HEAD, SINGLE, TAIL, Port, head_layout, link_layout
@@ -56,13 +61,35 @@ MAX_FLITS = golden.MAX_LENGTH + 1   # flits in the longest packet
 MAX_LEN = golden.MAX_LENGTH
 
 
+class ValidatorContract(wiring.Component):
+    """Stands in for the PacketValidator in ``router_local_check``: the same
+    ports, every output free; the harness assumes of its ``o`` only what
+    the ``validator`` proof asserts of the real one (stream rules,
+    well-formed packets, destinations on the mesh, no gaps in a packet)."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        lay = link_layout(cfg.flit_width)
+        super().__init__({"i": In(stream.Signature(lay)), "o": Out(stream.Signature(lay)),
+                          "errors": Out(16), "drops": Out(2)})
+
+    def elaborate(self, platform):
+        m = Module()
+        lay = link_layout(self.cfg.flit_width)
+        m.d.comb += [self.i.ready.eq(AnySeq(1)), self.o.valid.eq(AnySeq(1)),
+                     self.o.payload.eq(AnySeq(lay.size)), self.errors.eq(AnySeq(16)),
+                     self.drops.eq(AnySeq(2))]
+        return m
+
+
 class ProbedRouter(Router):
     """Router with read-only probes of its state. Its input FIFOs are
     :class:`ProbedSyncFIFO` (the library FIFO plus read ports showing its
     entries), swapped in only while the router elaborates."""
 
-    def __init__(self, cfg, x, y):
+    def __init__(self, cfg, x, y, validator_contract=False):
         super().__init__(cfg, x, y)
+        self.validator_contract = validator_contract
         def sig(shape, name):
             return Signal(shape, name=f"probe_{name}")
         nm = [p.name.lower() for p in PORTS]
@@ -87,12 +114,14 @@ class ProbedRouter(Router):
         self.p_slot = [[sig(lay.size, f"slot{k}_{n}") for k in range(depth)] for n in nm]
 
     def elaborate(self, platform):
-        saved = router_mod.fifo
+        saved = router_mod.fifo, router_mod.PacketValidator
         router_mod.fifo = SimpleNamespace(SyncFIFO=ProbedSyncFIFO)
+        if self.validator_contract:
+            router_mod.PacketValidator = ValidatorContract
         try:
             m = super().elaborate(platform)
         finally:
-            router_mod.fifo = saved
+            router_mod.fifo, router_mod.PacketValidator = saved
         nm = [p.name.lower() for p in PORTS]
         names = set()
         for n in nm:
@@ -128,8 +157,9 @@ class ProbedRouter(Router):
 
 class RouterHarness(Harness):
     def __init__(self, *, local_check=False, live=False, fifo_depth=2, flit_width=24,
-                 bug=None, invariants=True):
+                 bug=None, invariants=True, validator_contract=False):
         super().__init__()
+        self.validator_contract = validator_contract
         self.cfg = CallosumConfig(width=3, height=3, flit_width=flit_width,
                                   fifo_depth=fifo_depth, local_check=local_check)
         self.x, self.y = 1, 1
@@ -160,7 +190,8 @@ class RouterHarness(Harness):
         cfg, D = self.cfg, self.cfg.fifo_depth
         lay = link_layout(cfg.flit_width)
         hlay = head_layout(cfg.flit_width)
-        m.submodules.dut = dut = ProbedRouter(cfg, self.x, self.y)
+        m.submodules.dut = dut = ProbedRouter(cfg, self.x, self.y, self.validator_contract)
+        contract = self.validator_contract
         ins, outs = dut.inputs(), dut.outputs()
         has_fifo = [not (p == Port.L and cfg.local_check) for p in PORTS]
 
@@ -210,13 +241,21 @@ class RouterHarness(Harness):
                     m.d.sync += [rd_left[p].eq(Mux(f.kind == HEAD, length, 0)), rd_route[p].eq(ref)]
                 with m.Else():
                     m.d.sync += rd_left[p].eq(rd_left[p] - 1)
-            # What the router pops is well formed (for the validator, its
-            # promise; for a FIFO, what went in, by the framing invariant).
+            # What the router pops is well formed (for a FIFO, what went in,
+            # by the framing invariant; for the validator, its contract).
+            check = Assume if (contract and not has_fifo[p]) else Assert
             with m.If(r_valid[p]):
                 with m.If(rd_left[p] == 0):
-                    m.d.comb += Assert(((f.kind == HEAD) & (length != 0)) | ((f.kind == SINGLE) & (length == 0)))
+                    m.d.comb += check(((f.kind == HEAD) & (length != 0)) | ((f.kind == SINGLE) & (length == 0)))
+                    if not has_fifo[p]:
+                        head = data.View(hlay, f.data)
+                        m.d.comb += check((head.dst_x < cfg.width) & (head.dst_y < cfg.height))
                 with m.Else():
-                    m.d.comb += Assert(f.kind == Mux(rd_left[p] == 1, TAIL, BODY))
+                    m.d.comb += check(f.kind == Mux(rd_left[p] == 1, TAIL, BODY))
+            if not has_fifo[p]:
+                self.stream_rules(m, r_valid[p], pop[p], f.as_value(), check)
+                with m.If(rd_left[p] != 0):
+                    m.d.comb += check(r_valid[p])       # no gaps in a packet
 
         # -- crossbar: one flit, one place ---------------------------------
         sel, xfer = dut.p_sel, dut.p_xfer
@@ -343,8 +382,9 @@ class RouterHarness(Harness):
             for o in range(N):
                 m.d.comb += Assert(~dut.p_pend[o])
             for p in range(N):
-                with m.If(rd_left[p] != 0):
-                    m.d.comb += Assert(r_valid[p])       # a packet under way never runs dry
+                if has_fifo[p]:
+                    with m.If(rd_left[p] != 0):
+                        m.d.comb += Assert(r_valid[p])   # a packet under way never runs dry
 
         if not self.invariants:
             return
@@ -411,6 +451,13 @@ def proofs():
         Proof("router_live", lambda: _build(local_check=False, live=True), (("prove", 2), ("cover", 14)),
               doc="the same with outputs always ready and no gaps in packets: a waiting head "
                   "is granted within 79 cycles"),
+        Proof("router_local_check", lambda: _build(local_check=True, validator_contract=True),
+              (("prove", 2), ("cover", 14)),
+              doc="local_check=True: the router with its local validator's contract (proven by "
+                  "'validator') in its place; the same properties"),
+        Proof("router_local_check_live", lambda: _build(local_check=True, validator_contract=True, live=True),
+              (("prove", 2), ("cover", 14)),
+              doc="local_check=True, outputs always ready: bounded wait"),
     ]
 
 

@@ -20,17 +20,18 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from amaranth.back import rtlil
 
-from . import arbiter, fifo, router
+from . import arbiter, fifo, router, validator
 
 ENGINE = "smtbmc yices"
 
 
 def all_proofs():
-    return [*fifo.proofs(), *arbiter.proofs(), *router.proofs()]
+    return [*fifo.proofs(), *arbiter.proofs(), *validator.proofs(), *router.proofs()]
 
 
 def negative_proofs():
@@ -62,7 +63,7 @@ def _sby_cmd(env):
     return [found]
 
 
-def sby_text(name, tasks):
+def sby_text(name, tasks, memory_map=True):
     lines = ["[tasks]"]
     lines += [f"{mode}" for mode, _ in tasks]
     lines += ["", "[options]"]
@@ -74,9 +75,9 @@ def sby_text(name, tasks):
               # No ROMs: proc_rom would turn a constant case table into a
               # memory, whose contents k-induction then leaves free.
               "proc -norom", "prep -top top",
-              # Memories (the FIFOs') as flip-flops: no SMT arrays, several
-              # times faster with Yices on these small memories.
-              "memory_map", "opt -fast", "",
+              # Small memories (the FIFOs') as flip-flops: no SMT arrays,
+              # several times faster with Yices.
+              *(["memory_map", "opt -fast"] if memory_map else []), "",
               "[files]", f"{name}.il", ""]
     return "\n".join(lines)
 
@@ -86,7 +87,7 @@ def write_proof(proof, out):
     d.mkdir(parents=True, exist_ok=True)
     top, ports = proof.build()
     (d / f"{proof.name}.il").write_text(rtlil.convert(top, name="top", ports=ports, platform="formal"))
-    (d / f"{proof.name}.sby").write_text(sby_text(proof.name, proof.tasks))
+    (d / f"{proof.name}.sby").write_text(sby_text(proof.name, proof.tasks, proof.memory_map))
     return d
 
 
@@ -137,6 +138,7 @@ def main(argv=None):
     ap.add_argument("--negative", action="store_true",
                     help="also run the deliberately broken designs (each must FAIL)")
     ap.add_argument("--list", action="store_true", help="list the proofs and exit")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="proofs run at once (default 1)")
     args = ap.parse_args(argv)
 
     proofs = all_proofs() + (negative_proofs() if args.negative or args.only else [])
@@ -162,8 +164,13 @@ def main(argv=None):
     summary = {}
     bad = []
     t_all = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(run_proof, proof, out, env, sby): proof for proof in proofs}
+        done = {}
+        for fut in as_completed(futures):
+            done[futures[fut].name] = fut.result()
     for proof in proofs:
-        res = run_proof(proof, out, env, sby)
+        res = done[proof.name]
         for mode, r in res.items():
             key = f"{proof.name}.{mode}"
             summary[key] = r
