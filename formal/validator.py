@@ -55,10 +55,22 @@ class ProbedValidator(PacketValidator):
         D = self.depth
         pw = D.bit_length()
         assert D == 1 << (pw - 1), "the probes assume a power-of-two buffer"
-        s = driven_signals(m, {"rd", "state", "remaining"})
-        # The write and commit pointers are unnamed in the RTL (made by tuple
-        # unpacking): commit is what ``o.valid`` compares ``rd`` with, wr
-        # the other pointer-wide register.
+        if {"wr", "commit"} <= {sig.name for sig in m._driving.keys()}:
+            s = driven_signals(m, {"wr", "commit", "rd", "state", "remaining"})
+        else:
+            s = self._find_pointers(m, driven_signals(m, {"rd", "state", "remaining"}), pw)
+        m.d.comb += [self.p_wr.eq(s["wr"]), self.p_commit.eq(s["commit"]), self.p_rd.eq(s["rd"]),
+                     self.p_state.eq(s["state"]), self.p_remaining.eq(s["remaining"])]
+        mem = m.submodules.mem
+        for k in range(D):
+            port = mem.read_port(domain="comb")
+            m.d.comb += [port.addr.eq((s["rd"] + k)[:pw - 1]), self.p_slot[k].eq(port.data)]
+        return m
+
+    def _find_pointers(self, m, s, pw):
+        """The write and commit pointers are unnamed in the RTL (made by
+        tuple unpacking): commit is what ``o.valid`` compares ``rd`` with,
+        wr the other pointer-wide register."""
         (valid_eq,) = [st for st in m._statements["comb"]
                        if getattr(st, "lhs", None) is self.o.valid]
         rhs = valid_eq.rhs
@@ -69,13 +81,7 @@ class ProbedValidator(PacketValidator):
                   and set(domains) == {"sync"}]
         assert len(others) == 1, others
         s["wr"] = others[0]
-        m.d.comb += [self.p_wr.eq(s["wr"]), self.p_commit.eq(s["commit"]), self.p_rd.eq(s["rd"]),
-                     self.p_state.eq(s["state"]), self.p_remaining.eq(s["remaining"])]
-        mem = m.submodules.mem
-        for k in range(D):
-            port = mem.read_port(domain="comb")
-            m.d.comb += [port.addr.eq((s["rd"] + k)[:pw - 1]), self.p_slot[k].eq(port.data)]
-        return m
+        return s
 
 
 class ValidatorHarness(Harness):
