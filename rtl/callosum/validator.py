@@ -54,7 +54,7 @@ class PacketValidator(wiring.Component):
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
 
-        wr, commit, rd = Signal(pw), Signal(pw), Signal(pw)
+        wr, commit, rd = Signal(pw, name="wr"), Signal(pw, name="commit"), Signal(pw, name="rd")
         state = Signal(range(3))
         remaining = Signal(4)
         errors = Signal(16)
