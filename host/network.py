@@ -31,6 +31,7 @@ from typing import ClassVar
 import numpy as np
 
 from sw_model.right import PARAM_RANGES, WEXP_MAX
+from rtl.config import shown as _shown
 
 __all__ = ["INPUT", "MAX_STEPS", "PARAM_KEYS", "Dense", "Lif", "Network", "hybrid_network"]
 
@@ -38,18 +39,6 @@ INPUT = "input"
 MAX_STEPS = 255                    # the spike counter's window register is 8 bits
 PARAM_KEYS = tuple(PARAM_RANGES)
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def _shown(value):
-    """``repr(value)`` for a message. Python refuses to print an int of more
-    than 4300 digits (a ValueError from repr itself), which replaced the
-    message naming the layer and field with Python's digit limit."""
-    try:
-        return repr(value)
-    except ValueError:
-        if isinstance(value, int):
-            return f"<a {value.bit_length()}-bit integer>"
-        return f"<a {type(value).__name__} holding an integer too long to print>"
 
 
 def _ints(where, field, value):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 
 from sw_model import chip_map as cm
+from rtl.config import shown as _shown
 from sw_model._checks import int_scalar
 from sw_model.callosum import (
     DEFAULT_FLIT_WIDTH, MAX_FLIT_WIDTH, MIN_FLIT_WIDTH, Packet, PacketType, pack_head, unpack_head,
@@ -37,19 +38,6 @@ MAX_AXON = 0x1FFF                     # 13 bits: the smallest head payload (flit
 
 class ProtocolError(ValueError):
     """A word stream or packet that breaks the host-port conventions."""
-
-
-def _shown(value):
-    """``repr(value)`` for a message. Python refuses to print an int of more
-    than 4300 digits (a ValueError from repr itself): such a word used to
-    escape the parser as a bare ValueError, or make a message that named
-    only Python's digit limit."""
-    try:
-        return repr(value)
-    except ValueError:
-        if isinstance(value, int):
-            return f"<a {value.bit_length()}-bit integer>"
-        return f"<a {type(value).__name__} holding an integer too long to print>"
 
 
 def _check(name, value, lo, hi):

@@ -28,16 +28,21 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
-def _shown(value):
-    """``repr(value)`` for a message. Python refuses to print an int of more
-    than 4300 digits (a ValueError from repr itself), which turned a bad
-    value into a bare ValueError instead of the ConfigError naming its key."""
+def shown(value):
+    """``repr(value)`` for an error message. Python refuses to print an int
+    of more than 4300 digits (a ValueError from repr itself), which would
+    replace the message naming the bad key or field with a bare ValueError
+    about Python's digit limit. Shared by the config loader and the host
+    library."""
     try:
         return repr(value)
     except ValueError:
         if isinstance(value, int):
             return f"<a {value.bit_length()}-bit integer>"
         return f"<a {type(value).__name__} holding an integer too long to print>"
+
+
+_shown = shown
 
 
 def _check_int(section, key, value, lo, hi):
