@@ -19,11 +19,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
+#: Coverage runs (HEMI_COVERAGE=1, make coverage) build and run here instead.
+COVERAGE_SIM_DIR = ROOT / "build" / "coverage" / "sim"
 
 # Amaranth's Verilog leaves width extensions implicit; those warnings are
 # waived in the simulation build as they are in lint/verilator_waivers.vlt.
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
                   "--x-assign", "fast", "--x-initial", "fast"]
+# Line (block and branch) and toggle coverage; each run writes coverage.dat
+# in its own folder, and tools/coverage.py merges them.
+COVERAGE_ARGS = ["--coverage-line", "--coverage-toggle"]
+
+
+def coverage_enabled() -> bool:
+    """True in a coverage run: HEMI_COVERAGE=1 (set by make coverage)."""
+    return os.environ.get("HEMI_COVERAGE", "") not in ("", "0")
 
 
 def setup_verilator_env():
@@ -84,16 +94,17 @@ def _toml_value(v):
 class Bench:
     """A built Verilator model of one unit in one config."""
 
-    def __init__(self, unit: str, cfg, quiet: bool = False):
+    def __init__(self, unit: str, cfg, quiet: bool = False, coverage: bool | None = None):
         from rtl.generate import UNITS, generate
 
         setup_verilator_env()
         self.unit, self.cfg, self.quiet = unit, cfg, quiet
+        self.coverage = coverage_enabled() if coverage is None else coverage
         self.toplevel = UNITS[unit][0]
         cfg_text = config_toml(cfg)
         key = hashlib.sha1(cfg_text.encode()).hexdigest()[:10]
         # Keyed by content only, so equal configs share one build.
-        self.build_dir = SIM_DIR / f"{unit}-{key}"
+        self.build_dir = (COVERAGE_SIM_DIR if self.coverage else SIM_DIR) / f"{unit}-{key}"
         self.config_path = self.build_dir / "config.toml"
         self.build_seconds = 0.0
         with _locked(self.build_dir.with_suffix(".lock")):
@@ -112,7 +123,8 @@ class Bench:
                 t0 = time.monotonic()
                 self._runner().build(
                     sources=[self.verilog], hdl_toplevel=self.toplevel,
-                    build_dir=self.build_dir, build_args=VERILATOR_ARGS, always=True,
+                    build_dir=self.build_dir, always=True,
+                    build_args=VERILATOR_ARGS + (COVERAGE_ARGS if self.coverage else []),
                     log_file=self.build_dir / "build.log" if quiet else None)
                 self.build_seconds = time.monotonic() - t0
                 (self.build_dir / "build_seconds").write_text(f"{self.build_seconds:.2f}\n")
@@ -137,7 +149,14 @@ class Bench:
         results = test_dir / "results.xml"
         if results.exists():
             results.unlink()
-        extra_env = {"HEMI_CONFIG": str(self.config_path), "PYTHONPATH": _pythonpath()}
+        extra_env = {"HEMI_CONFIG": str(self.config_path), "PYTHONPATH": _pythonpath(),
+                     "TB_UNIT": self.unit}
+        if self.coverage:
+            # Functional coverage of this run (tb/common/fcov.py); the line
+            # and toggle counts go to coverage.dat beside it.
+            extra_env["TB_FCOV"] = str(test_dir / "fcov.yml")
+            for stale in ("fcov.yml", "coverage.dat"):
+                (test_dir / stale).unlink(missing_ok=True)
         if "SEED" in os.environ:
             extra_env["SEED"] = os.environ["SEED"]
         extra_env.update(env or {})

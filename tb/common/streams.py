@@ -18,6 +18,8 @@ from collections import deque
 import cocotb
 from cocotb.triggers import ClockCycles, Event, RisingEdge
 
+from tb.common import fcov
+
 
 def random_pattern(p: float, rng: random.Random):
     """Endless booleans, True with probability ``p`` (None when p == 0)."""
@@ -64,11 +66,14 @@ class StreamSource:
         self.queue: deque[int] = deque()
         self.idle = None
         self.sent = 0
+        self.stalls = 0             # edges with valid high and ready low
         self.first_cycle = None     # edge at which the first beat was taken
         self.last_cycle = None
+        self._valid = False
         self._wake = Event()
         self._drained = Event()
         self.valid.value = 0
+        fcov.watch_port(self, "input")
         cocotb.start_soon(self._run())
 
     def send(self, beats):
@@ -79,28 +84,39 @@ class StreamSource:
     def empty(self):
         return not self.queue and self._drained.is_set()
 
+    def flush(self):
+        """Drop every queued beat and the one on the wire (valid low now):
+        what an upstream block does when it is reset with the DUT."""
+        self.queue.clear()
+        self._valid = False
+        self.valid.value = 0
+        self._drained.set()
+
     async def wait_drained(self):
         await self._drained.wait()
 
     async def _run(self):
-        valid = False
+        self._valid = False
         while True:
-            if not valid and not self.queue:
+            if not self._valid and not self.queue:
                 self._drained.set()
                 self._wake.clear()
                 await self._wake.wait()
             await RisingEdge(self.clk)
-            if valid and self.ready.value:
-                valid = False
-                self.sent += 1
-                if self.first_cycle is None:
-                    self.first_cycle = self.cycles.now
-                self.last_cycle = self.cycles.now
-            if not valid and self.queue and not (self.idle is not None and next(self.idle)):
+            if self._valid:
+                if self.ready.value:
+                    self._valid = False
+                    self.sent += 1
+                    if self.first_cycle is None:
+                        self.first_cycle = self.cycles.now
+                    self.last_cycle = self.cycles.now
+                else:
+                    self.stalls += 1
+            if not self._valid and self.queue and not (self.idle is not None and next(self.idle)):
                 self.payload.value = self.queue.popleft()
-                valid = True
+                self._valid = True
                 self.valid.value = 1
-            elif not valid:
+            elif not self._valid:
                 self.valid.value = 0
 
 
@@ -117,9 +133,11 @@ class StreamSink:
         self.queue: deque[int] = deque()
         self.backpressure = None
         self.received = 0
+        self.stalls = 0             # edges with valid high and ready low
         self.last_cycle = None
         self._got = Event()
         self.ready.value = 0
+        fcov.watch_port(self, "output")
         cocotb.start_soon(self._run())
 
     async def recv(self) -> int:
@@ -127,6 +145,10 @@ class StreamSink:
             self._got.clear()
             await self._got.wait()
         return self.queue.popleft()
+
+    def flush(self):
+        """Forget the beats received and not yet taken by the test."""
+        self.queue.clear()
 
     async def _run(self):
         ready = False
@@ -137,6 +159,8 @@ class StreamSink:
                 self.received += 1
                 self.last_cycle = self.cycles.now
                 self._got.set()
+            elif not ready and self.valid.value:
+                self.stalls += 1
             new = not (self.backpressure is not None and next(self.backpressure))
             if new != ready:
                 ready = new
