@@ -16,7 +16,7 @@ SEEDS   ?= 2
 SCALE   ?= 1
 UNITS   ?= left,right,callosum
 
-.PHONY: all venv demo demo-gemm test sim unit verilog lint bench fpga fpga-all soak formal clean distclean help
+.PHONY: all venv demo demo-gemm test sim unit verilog lint bench fpga fpga-all soak formal coverage clean distclean help
 
 all: test
 
@@ -32,6 +32,7 @@ help:
 	@echo "make fpga BOARD=icebreaker|ulx3s-85f  bitstream + build/fpga/<board>/report.json (CONFIG=... overrides the board's)"
 	@echo "make fpga-all  every board, then build/fpga/summary.md"
 	@echo "make formal    SymbiYosys proofs of the FIFO, the arbiter and the router -> build/formal/summary.json"
+	@echo "make coverage  every bench with Verilator line+toggle coverage and functional bins -> build/coverage/"
 	@echo "make soak      long random regressions per seed (SEEDS=2 UNITS=... SCALE=1; SEED=<n> replays) -> build/soak/summary.json"
 	@echo "make clean     remove build/ (distclean also removes .venv)"
 
@@ -73,6 +74,11 @@ bench: $(FPGA_STAMP)
 
 formal: $(STAMP)
 	$(PY) -m formal.run
+
+# Every cocotb bench (make sim's matrix) built with Verilator line and toggle
+# coverage, merged per build, with the functional bins (tools/coverage.py).
+coverage: $(STAMP)
+	$(PY) -m tools.coverage -n $(JOBS) $(ARGS)
 
 # Long random regressions (not part of make test): SEEDS seeds per unit;
 # SEED=<n> replays from seed n, SCALE=0.01 is a quick smoke run.

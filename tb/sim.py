@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / "build" / "sim"
-#: Coverage runs (HEMI_COVERAGE=1, make coverage) build and run here instead.
+#: Coverage runs (HEMI_COVERAGE=1, make coverage) build and run here
+#: instead, or under $HEMI_COVERAGE_DIR.
 COVERAGE_SIM_DIR = ROOT / "build" / "coverage" / "sim"
 
 # Amaranth's Verilog leaves width extensions implicit; those warnings are
@@ -34,6 +35,10 @@ COVERAGE_ARGS = ["--coverage-line", "--coverage-toggle"]
 def coverage_enabled() -> bool:
     """True in a coverage run: HEMI_COVERAGE=1 (set by make coverage)."""
     return os.environ.get("HEMI_COVERAGE", "") not in ("", "0")
+
+
+def coverage_sim_dir() -> Path:
+    return Path(os.environ.get("HEMI_COVERAGE_DIR") or COVERAGE_SIM_DIR)
 
 
 def setup_verilator_env():
@@ -104,7 +109,7 @@ class Bench:
         cfg_text = config_toml(cfg)
         key = hashlib.sha1(cfg_text.encode()).hexdigest()[:10]
         # Keyed by content only, so equal configs share one build.
-        self.build_dir = (COVERAGE_SIM_DIR if self.coverage else SIM_DIR) / f"{unit}-{key}"
+        self.build_dir = (coverage_sim_dir() if self.coverage else SIM_DIR) / f"{unit}-{key}"
         self.config_path = self.build_dir / "config.toml"
         self.build_seconds = 0.0
         with _locked(self.build_dir.with_suffix(".lock")):
@@ -118,6 +123,11 @@ class Bench:
             if changed:
                 self.verilog.write_text(new)
             self.config_path.write_text(cfg_text)
+            # Which unit and configs (by name) use this build, for reports.
+            label = self.build_dir / "label"
+            names = label.read_text().split()[1:] if label.exists() else []
+            name = (getattr(cfg, "name", "") or key).removeprefix("test-")
+            label.write_text(" ".join([unit] + sorted(set(names) | {name})) + "\n")
             binary = self.build_dir / self.toplevel
             if changed or not binary.exists():
                 t0 = time.monotonic()
