@@ -32,20 +32,20 @@ def write_dat(path, rows):
 @pytest.fixture
 def verilog(tmp_path):
     v = tmp_path / "top.v"
-    v.write_text("module top;\n  always @* begin\n    casez (sel)\n      2'h0:\n        y = a;\n"
+    v.write_text("module top;\n  always @* begin\n    y = 1'h0;\n    casez (sel)\n      2'h0:\n        y = a;\n"
                  "      2'h1:\n        y = b;\n    endcase\n  end\nendmodule\n")
     return v
 
 
 def test_merge_sums_counts_per_point_and_keeps_modules_apart(tmp_path, verilog):
-    a = write_dat(tmp_path / "a.dat", [point_line(verilog, 4, "top", comment="case", count=3),
-                                       point_line(verilog, 6, "top", comment="case", count=0),
+    a = write_dat(tmp_path / "a.dat", [point_line(verilog, 5, "top", comment="case", count=3),
+                                       point_line(verilog, 7, "top", comment="case", count=0),
                                        point_line(verilog, 1, "top.sub", kind="toggle", bit="x[0]", count=0)])
-    b = write_dat(tmp_path / "b.dat", [point_line(verilog, 4, "top", comment="case", count=2),
+    b = write_dat(tmp_path / "b.dat", [point_line(verilog, 5, "top", comment="case", count=2),
                                        point_line(verilog, 1, "top.sub", kind="toggle", bit="x[0]", count=1)])
     merged = cov.merge_dats([a, b])
     counts = sorted((p.module, p.kind, p.line, p.count) for p in merged.values())
-    assert counts == [("top", "line", 4, 5), ("top", "line", 6, 0), ("top.sub", "toggle", 1, 1)]
+    assert counts == [("top", "line", 5, 5), ("top", "line", 7, 0), ("top.sub", "toggle", 1, 1)]
     stats = cov.build_stats("left", merged, [])
     assert (stats["top"].lines, stats["top"].lines_hit) == (2, 1)
     assert (stats["top.sub"].toggles, stats["top.sub"].toggles_hit) == (1, 1)
@@ -56,12 +56,12 @@ def test_merge_sums_counts_per_point_and_keeps_modules_apart(tmp_path, verilog):
 
 
 def test_uncovered_case_item_carries_its_subject_and_matches_a_waiver(tmp_path, verilog):
-    dat = write_dat(tmp_path / "a.dat", [point_line(verilog, 6, "top", comment="case", count=0)])
+    dat = write_dat(tmp_path / "a.dat", [point_line(verilog, 7, "top", comment="case", count=0)])
     points = cov.merge_dats([dat])
     waivers = [cov.Waiver("right", "top", r"casez \(sel\) 2'h1:", "never selected"),
                cov.Waiver("left", "top", r"casez \(sel\) 2'h1: y = b;", "sel is tied to 0 here")]
     (p, text, w), = cov.build_stats("left", points, waivers)["top"].uncovered
-    assert text == "casez (sel) 2'h1: y = b;"
+    assert text == "[y = 1'h0;] casez (sel) 2'h1: y = b;"
     assert w is waivers[1]           # the unit glob keeps the first one out
 
 

@@ -180,17 +180,28 @@ def build_stats(unit: str, points: dict[str, Point], waivers) -> dict[str, Modul
 
 def point_context(lines: list[str], p: Point) -> str:
     """The Verilog a line point stands for, as one string for waivers and the
-    report: a case item with its ``casez (subject)``, then the point's line
-    and the statement under it (Amaranth's branches are one assignment)."""
+    report: ``[the first assignment of the enclosing always block]``, then
+    for a case item its ``casez (subject)``, then the point's line and the
+    statement under it (Amaranth's branches are one assignment). The always
+    block's default assignment names the register or wire the branch drives
+    even where Amaranth's own names are anonymous (``\\$549 = pend_n``)."""
     if not 0 < p.line <= len(lines):
         return ""
     here = lines[p.line - 1].strip()
     after = lines[p.line].strip() if p.line < len(lines) else ""
-    if p.comment == "case":
-        for back in range(p.line - 2, max(p.line - 400, -1), -1):
-            if lines[back].strip().startswith("casez"):
-                return f"{lines[back].strip()} {here} {after}"
-    return f"{here} {after}"
+    subject = owner = ""
+    for back in range(p.line - 2, max(p.line - 400, -1), -1):
+        text = lines[back].strip()
+        if p.comment == "case" and not subject and text.startswith("casez"):
+            subject = text + " "
+        if text.startswith("always"):
+            for fwd in lines[back + 1:p.line]:
+                fwd = fwd.strip()
+                if "$auto$verilog_backend" not in fwd and ("=" in fwd):
+                    owner = f"[{fwd}] "
+                    break
+            break
+    return f"{owner}{subject}{here} {after}"
 
 
 def run_dirs(sim_dir: Path):
