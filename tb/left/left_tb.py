@@ -14,6 +14,7 @@ from rtl.config import load_config
 from rtl.left.layouts import LeftLayouts, OutMode
 from sw_model.left_stream import plan_gemm
 from tb.common.streams import Cycles, StreamSink, StreamSource, random_pattern, reset
+from tb.left import cover
 
 
 def pack_int8_rows(rows: np.ndarray):
@@ -36,7 +37,9 @@ class LeftTB:
         self.epi = StreamSource(dut, "i_epi", dut.clk, self.cycles)
         self.out = StreamSink(dut, "o", dut.clk, self.cycles)
         self.sources = [self.cmd, self.w, self.act, self.epi]
+        self.sinks = [self.out]
         self.seed = None   # set by the test; printed with every mismatch
+        cover.declare_all()
 
     def set_patterns(self, idle: float, backpressure: float, rng):
         """Random idle cycles on every input, random back-pressure on ``o``."""
@@ -46,6 +49,36 @@ class LeftTB:
 
     async def reset(self):
         await reset(self.dut)
+
+    async def reset_now(self, cycles: int):
+        """Assert ``rst`` now, mid-traffic, for ``cycles`` edges: every source
+        drops its queue and the beat on the wire (what an upstream block
+        reset with the core does), and the beats the sink took up to the
+        last reset edge are forgotten. Returns after the first edge out of
+        reset."""
+        self.dut.rst.value = 1
+        for s in self.sources:
+            s.flush()
+        await ClockCycles(self.dut.clk, cycles)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+        # The sink may have taken a beat at the first reset edge after the
+        # test stopped listening; nothing is offered after it.
+        for s in self.sinks:
+            s.flush()
+
+    async def check_idle(self, cycles=4, label=""):
+        """After a reset: for ``cycles`` edges no stale output valid, the core
+        idle with a zero error count, ready for a command and for nothing
+        else (no weights, activations or epilogue beats without one)."""
+        d = self.dut
+        expect = {"o__valid": 0, "busy": 0, "errors": 0, "i_cmd__ready": 1,
+                  "i_w__ready": 0, "i_act__ready": 0, "i_epi__ready": 0}
+        for i in range(cycles):
+            got = {name: int(getattr(d, name).value) for name in expect}
+            assert got == expect, (f"{label} cycle {i} after reset: {got}, expected {expect} "
+                                   f"(replay: SEED={self.seed})")
+            await RisingEdge(d.clk)
 
     # ---- packing -------------------------------------------------------------
     def pack_cmd(self, c):
@@ -71,6 +104,13 @@ class LeftTB:
         self.act.send(pack_int8_rows(plan.act))
         self.epi.send(self.pack_epi(e) for e in plan.epi)
 
+    def plan(self, A, W, **kw):
+        """plan_gemm for this core, with the GEMM's coverage events attached
+        (sampled by ``check`` once the core got it right)."""
+        plan = plan_gemm(self.cfg, A, W, **kw)
+        plan.cover = cover.gemm_events(self.cfg, A, W, **kw)
+        return plan
+
     async def check(self, plan, label=""):
         """Receive and compare every output beat of ``plan``."""
         for i in range(plan.out.shape[0]):
@@ -80,9 +120,10 @@ class LeftTB:
                 raise AssertionError(
                     f"{label} output beat {i}: got {got.tolist()} last={last}, "
                     f"expected {exp.tolist()} last={int(plan.last[i])} (replay: SEED={self.seed})")
+        cover.sample_events(getattr(plan, "cover", {}))
 
     async def gemm(self, A, W, label="", **kw):
-        plan = plan_gemm(self.cfg, A, W, **kw)
+        plan = self.plan(A, W, **kw)
         self.submit(plan)
         await self.check(plan, label)
         return plan
