@@ -1,7 +1,8 @@
 """cocotb tests of the callosum mesh against the golden model: every packet
 arrives exactly once, at the right node, intact, in order per
 source-destination pair; malformed packets are dropped and counted; the
-network drains.
+network drains; every local port holds back when it must; a reset under
+traffic leaves the mesh empty and working.
 
 Scale knobs of traffic_patterns for long runs (tools/soak.py): TB_PACKETS,
 packets per node per pattern (default 12); TB_ROUNDS, rounds of the four
@@ -13,9 +14,10 @@ TB_PROGRESS receive the counts (tb/common/soak_stats.py).
 import cocotb
 
 from sw_model import callosum as net
+from tb.common import fcov
 from tb.common.seed import seed_bench
 from tb.common.soak_stats import Progress, int_env
-from tb.callosum.mesh_tb import MeshTB
+from tb.callosum.mesh_tb import MeshTB, classify_errors
 
 DRAIN_BOUND = 4000   # cycles after injection stops by which all must arrive
 
@@ -98,9 +100,10 @@ async def drains_within_bound(dut):
 
 @cocotb.test()
 async def malformed_among_good(dut):
-    """Out-of-mesh destinations, bodies without heads, early and late tails,
-    heads cut short by new heads, inconsistent length fields: each dropped at
-    its first router and counted, while good traffic around them arrives."""
+    """Out-of-mesh destinations, bodies and tails without heads, early and
+    late tails, heads cut short by new heads, inconsistent length fields:
+    each dropped at its first router and counted, while good traffic around
+    them arrives."""
     tb = await setup(dut)
     rng = tb.rng
     fw = tb.fw
@@ -114,11 +117,15 @@ async def malformed_among_good(dut):
     def body(kind=net.BODY):
         return (kind, rng.getrandbits(fw))
 
+    draws = 0
     for _ in range(10):
         for i in range(tb.N):
             src = tb.xy(i)
             good = net.pattern_destination("uniform", src, tb.W, tb.H, rng)
-            choice = rng.randrange(10)
+            # The first draws take every kind in turn, so each appears in
+            # every run (coverage: callosum.malformed.kind); then at random.
+            choice = draws if draws < 8 else rng.randrange(11)
+            draws += 1
             if choice == 0:     # destination off the mesh
                 bad = (rng.choice([tb.W, 7]) if tb.W < 8 else 0, rng.randrange(tb.H))
                 if bad[0] < tb.W:
@@ -136,11 +143,18 @@ async def malformed_among_good(dut):
                 streams[i] += [head(src, good, 2, kind=net.SINGLE), head(src, good, 0, kind=net.HEAD), body(net.TAIL)]
             elif choice == 6:   # cut short by a head that is malformed itself: two errors
                 streams[i] += [head(src, good, 4), body(), head(src, good, 3, kind=net.SINGLE)]
+            elif choice == 7:   # a tail without a head
+                streams[i] += [body(net.TAIL)]
             p = random_packet(tb, src, good, max_len=4)
             streams[i] += net.to_flits(p, fw)
     expected_errors = 0
     for i, flits in streams.items():
         packets, errors = net.validate_local(flits, tb.W, tb.H, flit_width=fw)
+        kinds = classify_errors(flits, tb.W, tb.H)
+        assert len(kinds) == errors, (f"bench: classify_errors names {len(kinds)} errors, validate_local "
+                                      f"counts {errors} (replay: SEED={tb.seed})")
+        for kind in kinds:
+            fcov.sample("callosum.malformed.kind", kind)
         expected_errors += errors
         for pk in packets:
             tb.scoreboard.expect(tb.xy(i), pk)
@@ -149,3 +163,139 @@ async def malformed_among_good(dut):
     tb.scoreboard.check_empty()
     got = await tb.errors()
     assert got == expected_errors, f"errors counter {got}, expected {expected_errors} (replay: SEED={tb.seed})"
+
+
+def coverage_packet(tb, src, dst, k):
+    """Packet ``k`` of a directed set: types and lengths in turn (head only,
+    one word, the maximum, several), so every bin comes up in every run."""
+    rng = tb.rng
+    length = (0, 1, net.MAX_LENGTH, rng.randint(2, net.MAX_LENGTH - 1))[k % 4]
+    return net.Packet(src=src, dst=dst, ptype=k % 8, head_payload=rng.getrandbits(tb.fw - 19),
+                      words=tuple(rng.getrandbits(tb.fw) for _ in range(length)))
+
+
+@cocotb.test()
+async def every_pair(dut):
+    """One packet from every node to every node (itself included: 0 hops),
+    all queued at once, types and lengths in turn: every hop count, source,
+    destination, type and length class arrives, and the destinations'
+    outputs are contended."""
+    tb = await setup(dut)
+    k = 0
+    for i in range(tb.N):
+        for j in range(tb.N):
+            tb.inject_packet(coverage_packet(tb, tb.xy(i), tb.xy(j), k))
+            k += 1
+    await tb.run(until_drained=True, limit=100000)
+    tb.scoreboard.check_empty()
+    assert not tb.queued()
+    assert await tb.errors() == 0
+
+
+@cocotb.test()
+async def sinks_blocked(dut):
+    """Every local output held not-ready while each node injects more flits
+    than the network can hold ahead of it (its validator, two maximum
+    packets, plus the FIFOs on one path): every local input must refuse
+    flits at some point and every output must hold one; once the outputs
+    open, everything arrives."""
+    tb = await setup(dut)
+    if tb.N == 1:
+        return
+    # Node i sends to node i + 1: every node is a destination, no path ends
+    # at its own source. Ahead of a node's input fit its validator (two
+    # maximum packets) and at most one FIFO per hop of its first packet's
+    # path; one maximum packet more than that must stall it.
+    flits = net.MAX_LENGTH + 1
+    room = 2 * flits + tb.cfg.fifo_depth * (tb.W - 1 + tb.H - 1)
+    for i in range(tb.N):
+        for _ in range(room // flits + 2):
+            tb.inject_packet(coverage_packet(tb, tb.xy(i), tb.xy((i + 1) % tb.N), 2))
+    everyone = (1 << tb.N) - 1
+    tb.block_sinks = True
+    ran = await tb.run(until=lambda tb: tb.stalled_in == everyone and tb.stalled_out == everyone,
+                       limit=5000)
+    assert tb.scoreboard.received == 0, f"packets delivered to a blocked output (replay: SEED={tb.seed})"
+    assert tb.stalled_in == everyone, (
+        f"after {ran} cycles with every output blocked, the local inputs of nodes "
+        f"{[tb.xy(i) for i in range(tb.N) if not tb.stalled_in >> i & 1]} never refused a flit "
+        f"(replay: SEED={tb.seed})")
+    assert tb.stalled_out == everyone, (
+        f"after {ran} cycles with every output blocked, nodes "
+        f"{[tb.xy(i) for i in range(tb.N) if not tb.stalled_out >> i & 1]} never offered a flit "
+        f"(replay: SEED={tb.seed})")
+    tb.block_sinks = False
+    await tb.run(until_drained=True, limit=100000)
+    tb.scoreboard.check_empty()
+    assert await tb.errors() == 0
+
+
+def tagged_packet(tb, src, dst, max_len=net.MAX_LENGTH):
+    """A random packet whose head payload carries the bench's reset epoch in
+    its low 4 bits (MeshTB.epoch_tags)."""
+    p = random_packet(tb, src, dst, max_len)
+    payload = (p.head_payload & ~15) | (tb.epoch & 15)
+    return net.Packet(src=p.src, dst=p.dst, ptype=p.ptype, head_payload=payload, words=p.words)
+
+
+def queue_tagged_traffic(tb, per_node, max_len=net.MAX_LENGTH, malformed=False):
+    """Random packets from every node; with ``malformed``, some nodes' streams
+    also hold a packet cut short or a stray flit, so the validators are
+    caught in every state by a reset. The good packets are expected."""
+    rng, fw = tb.rng, tb.fw
+    for i in range(tb.N):
+        src = tb.xy(i)
+        flits = []
+        for _ in range(per_node):
+            dst = net.pattern_destination("uniform", src, tb.W, tb.H, rng)
+            flits += net.to_flits(tagged_packet(tb, src, dst, max_len), fw)
+            if malformed and rng.random() < 0.3:
+                cut = net.to_flits(tagged_packet(tb, src, dst, net.MAX_LENGTH), fw)
+                flits += cut[:rng.randint(1, len(cut) - 1)] if len(cut) > 1 else [(net.BODY, 0)]
+        packets, _ = net.validate_local(flits, tb.W, tb.H, flit_width=fw)
+        for pk in packets:
+            tb.scoreboard.expect(src, pk)
+        tb.queue_flits(i, flits)
+
+
+RESET_PLANS = ("start", "mid_packet_in", "mid_packet_out", "quiet")
+
+
+@cocotb.test()
+async def reset_under_traffic(dut):
+    """Reset asserted under traffic, for a random 1..8 cycles: right as the
+    traffic starts, with a node's local input inside a packet, with a
+    node's output inside a packet, after everything arrived, then at random
+    moments. Reset clears the mesh (its FIFOs and validators; stored flits
+    in memories are unreachable once the pointers are reset) and the bench
+    resets its sources with it. After each release, for a few cycles no
+    output offers a flit, every input is ready and the error counter reads
+    0; then new traffic arrives whole, exactly once, and nothing queued
+    before the reset ever arrives (every head carries its reset epoch)."""
+    tb = await setup(dut)
+    rng = tb.rng
+    tb.epoch_tags = True
+    plans = list(RESET_PLANS) + ["random"] * 2
+    for r, plan in enumerate(plans):
+        queue_tagged_traffic(tb, per_node=3, malformed=True)
+        if plan == "start":
+            await tb.run(cycles=rng.randint(0, 2))
+        elif plan == "mid_packet_in":
+            await tb.run(until=lambda tb: tb.in_pkt, limit=1000)
+        elif plan == "mid_packet_out":
+            await tb.run(until=lambda tb: tb.out_pkt, limit=5000)
+        elif plan == "quiet":
+            await tb.run(until_drained=True, limit=100000)
+            tb.scoreboard.check_empty()
+        else:
+            await tb.run(cycles=rng.randint(0, 200))
+        hold = 1 if r == 0 else rng.randint(1, 8)
+        tb.log.info("round %d: reset (%s, %s) for %d cycles at cycle %d", r, plan,
+                    "/".join(tb.reset_state()), hold, tb.cycle)
+        await tb.reset_now(hold)
+        await tb.check_quiet(tb.W + tb.H + 4)
+        queue_tagged_traffic(tb, per_node=2, max_len=6)
+        await tb.run(until_drained=True, limit=100000)
+        tb.scoreboard.check_empty()
+        assert not tb.queued()
+        assert await tb.errors() == 0, f"errors after reset round {r} (replay: SEED={tb.seed})"
