@@ -197,18 +197,19 @@ async def reach(tb, kind, rng, plans, checker):
 
 @cocotb.test()
 async def reset_under_traffic(dut):
-    """Reset at random moments under traffic. Each round queues random GEMMs
-    (sometimes behind a refused command, so the error count is not zero),
-    checks the outputs until a reset of one of the kinds in cover.RESET_AT
-    (at once, after a random wait, mid-GEMM, after everything finished) held
-    for 1..6 cycles (exactly 1 in the first round), with every source flushed
-    as an upstream block reset with the core would be. After the release the
-    core must be idle for a few cycles: no output valid, busy and errors low,
-    ready for a command only. Then new random GEMMs and one refused command
-    run fully, checked against the golden model, with errors counting from 0.
-    Nothing of the core's memories needs reloading: weights and epilogue
-    parameters come with every GEMM, and the accumulator memory is
-    overwritten by each tile's first K step."""
+    """Reset at random moments under traffic, one round per kind in
+    cover.RESET_AT (at once, after a random wait, mid-GEMM, after everything
+    finished) and one more of a random kind, in random order. Each round
+    queues random GEMMs (sometimes behind a refused command, so the error
+    count is not zero) and checks the outputs until the reset, held for 1..6
+    cycles (exactly 1 in the first round, more in the second), with every
+    source flushed as an upstream block reset with the core would be. After
+    the release the core must be idle for a few cycles: no output valid,
+    busy and errors low, ready for a command only. Then new random GEMMs and
+    one refused command run fully, checked against the golden model, with
+    errors counting from 0. Nothing of the core's memories needs reloading:
+    weights and epilogue parameters come with every GEMM, and the
+    accumulator memory is overwritten by each tile's first K step."""
     tb, rng, nrng = await setup(dut)
     bad = Command(0, 1, 1, 0)
     kinds = list(cover.RESET_AT) + [rng.choice(cover.RESET_AT)]
@@ -227,7 +228,9 @@ async def reset_under_traffic(dut):
             checker.result()        # a mismatch before the reset fails here
         else:
             checker.cancel()
-        hold = 1 if r == 0 else rng.randint(1, 6)
+        # Exactly 1 cycle in the first round, longer in the second: both
+        # reset.cycles bins, whatever the seed.
+        hold = 1 if r == 0 else rng.randint(2 if r == 1 else 1, 6)
         dut._log.info(f"{label}: reset for {hold} cycles at cycle {tb.cycles.now}, core "
                       f"{'busy' if busy else 'idle'}, {tb.out.received} output beats so far")
         await tb.reset_now(hold)

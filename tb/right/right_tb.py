@@ -14,6 +14,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from rtl.config import load_config
 from sw_model import right_stream as host
 from tb.common.streams import Cycles, StreamSink, StreamSource, random_pattern, reset
+from tb.right import cover
 
 TICK = 1
 
@@ -39,6 +40,8 @@ class RightTB:
         self.spikes = StreamSink(dut, "o_spike", dut.clk, self.cycles)
         self.cfg_resp = StreamSink(dut, "o_cfg", dut.clk, self.cycles)
         self.sources = [self.inp, self.cfg_req]
+        self.sinks = [self.spikes, self.cfg_resp]
+        cover.declare_all()
 
     def set_patterns(self, idle: float, backpressure: float, rng):
         for s in self.sources:
@@ -49,14 +52,49 @@ class RightTB:
     async def reset(self):
         await reset(self.dut)
 
+    async def reset_now(self, cycles: int):
+        """Assert ``rst`` now, mid-traffic, for ``cycles`` edges: every source
+        drops its queue and the beat on the wire (what an upstream block
+        reset with the core does), and the beats the sinks took up to the
+        last reset edge are forgotten. Returns after the first edge out of
+        reset."""
+        self.dut.rst.value = 1
+        for s in self.sources:
+            s.flush()
+        await ClockCycles(self.dut.clk, cycles)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+        # A sink may have taken a beat at the first reset edge after the
+        # test stopped listening; nothing is offered after it.
+        for s in self.sinks:
+            s.flush()
+
+    async def check_idle(self, cycles=4, label=""):
+        """After a reset: for ``cycles`` edges no stale valid on either output,
+        the core idle with its counters at zero and ready for config."""
+        d = self.dut
+        expect = {"o_spike__valid": 0, "o_cfg__valid": 0, "busy": 0, "errors": 0,
+                  "cfg_errors": 0, "steps": 0, "i_cfg__ready": 1}
+        for i in range(cycles):
+            got = {name: int(getattr(d, name).value) for name in expect}
+            assert got == expect, (f"{label} cycle {i} after reset: {got}, expected {expect} "
+                                   f"(replay: SEED={self.seed})")
+            await RisingEdge(d.clk)
+
     # ---- config port ---------------------------------------------------------
     def write_all(self, writes):
+        writes = list(writes)
         self.cfg_req.send(pack_cfg(True, a, d) for a, d in writes)
+        for a in {a >> host.REGION_SHIFT << host.REGION_SHIFT for a, _ in writes}:
+            cover.config_access(a, write=True)
 
     async def read_many(self, addresses):
         addresses = list(addresses)
         self.cfg_req.send(pack_cfg(False, a) for a in addresses)
-        return [await self.cfg_resp.recv() for _ in addresses]
+        answers = [await self.cfg_resp.recv() for _ in addresses]
+        for a in {a >> host.REGION_SHIFT << host.REGION_SHIFT for a in addresses}:
+            cover.config_access(a, write=False)
+        return answers
 
     async def read(self, address):
         return (await self.read_many([address]))[0]
