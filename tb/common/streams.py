@@ -40,6 +40,32 @@ async def reset(dut, cycles=3):
     await RisingEdge(dut.clk)
 
 
+async def reset_under_traffic(dut, sources, sinks, cycles: int):
+    """Assert ``rst`` now, mid-traffic, for ``cycles`` edges: every source
+    drops its queue and the beat on the wire (what an upstream block reset
+    with the DUT does), and the beats the sinks took up to the last reset
+    edge are forgotten. Returns after the first edge out of reset."""
+    dut.rst.value = 1
+    for s in sources:
+        s.flush()
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    # A sink may have taken a beat at the first reset edge after the test
+    # stopped listening; nothing is offered after it.
+    for s in sinks:
+        s.flush()
+
+
+async def expect_steady(dut, expect: dict, cycles: int, what: str):
+    """``expect`` ({signal name: value}) holds at each of the next ``cycles``
+    edges; ``what`` names the situation (and the seed) in the message."""
+    for i in range(cycles):
+        got = {name: int(getattr(dut, name).value) for name in expect}
+        assert got == expect, f"{what}, cycle {i}: {got}, expected {expect}"
+        await RisingEdge(dut.clk)
+
+
 class Cycles:
     """Counts rising edges of the clock: the bench's time base."""
 

@@ -13,7 +13,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from rtl.config import load_config
 from sw_model import right_stream as host
-from tb.common.streams import Cycles, StreamSink, StreamSource, random_pattern, reset
+from tb.common.streams import (Cycles, StreamSink, StreamSource, expect_steady, random_pattern,
+                               reset, reset_under_traffic)
 from tb.right import cover
 
 TICK = 1
@@ -53,21 +54,9 @@ class RightTB:
         await reset(self.dut)
 
     async def reset_now(self, cycles: int):
-        """Assert ``rst`` now, mid-traffic, for ``cycles`` edges: every source
-        drops its queue and the beat on the wire (what an upstream block
-        reset with the core does), and the beats the sinks took up to the
-        last reset edge are forgotten. Returns after the first edge out of
-        reset."""
-        self.dut.rst.value = 1
-        for s in self.sources:
-            s.flush()
-        await ClockCycles(self.dut.clk, cycles)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
-        # A sink may have taken a beat at the first reset edge after the
-        # test stopped listening; nothing is offered after it.
-        for s in self.sinks:
-            s.flush()
+        """Reset the core mid-traffic for ``cycles`` edges (see
+        tb.common.streams.reset_under_traffic)."""
+        await reset_under_traffic(self.dut, self.sources, self.sinks, cycles)
 
     async def check_idle(self, cycles=4, label=""):
         """After a reset: for ``cycles`` edges no stale valid on either output,
@@ -75,11 +64,7 @@ class RightTB:
         d = self.dut
         expect = {"o_spike__valid": 0, "o_cfg__valid": 0, "busy": 0, "errors": 0,
                   "cfg_errors": 0, "steps": 0, "i_cfg__ready": 1}
-        for i in range(cycles):
-            got = {name: int(getattr(d, name).value) for name in expect}
-            assert got == expect, (f"{label} cycle {i} after reset: {got}, expected {expect} "
-                                   f"(replay: SEED={self.seed})")
-            await RisingEdge(d.clk)
+        await expect_steady(d, expect, cycles, f"{label} after reset (replay: SEED={self.seed})")
 
     # ---- config port ---------------------------------------------------------
     def write_all(self, writes):
