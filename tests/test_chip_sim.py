@@ -25,7 +25,7 @@ CONFIGS = {
                       "callosum": {"width": 1, "height": 3, "flit_width": 40, "fifo_depth": 3},
                       "chip": {"host": [0, 2], "left": [[0, 0]], "right": [[0, 1]]}},
 }
-GENERIC = ["random_networks", "config_readback", "bad_host_packets"]
+GENERIC = ["random_networks", "config_readback", "bad_host_packets", "reset_under_traffic"]
 POINTS = [("default", p) for p in PATTERNS] + [("mesh3x3", "free"), ("mesh3x3", "both"),
                                                ("column1x3-w40", "bp")]
 
