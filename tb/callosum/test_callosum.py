@@ -230,43 +230,54 @@ async def sinks_blocked(dut):
     assert await tb.errors() == 0
 
 
-def tagged_packet(tb, src, dst, max_len=net.MAX_LENGTH):
-    """A random packet whose head payload carries the bench's reset epoch in
-    its low 4 bits (MeshTB.epoch_tags)."""
-    p = random_packet(tb, src, dst, max_len)
-    payload = (p.head_payload & ~15) | (tb.epoch & 15)
-    return net.Packet(src=p.src, dst=p.dst, ptype=p.ptype, head_payload=payload, words=p.words)
+def tagged_packet(tb, src, dst, max_len=net.MAX_LENGTH, length=None):
+    """A random packet (``length`` words, else as random_packet) whose head
+    payload carries the bench's reset epoch in its low 4 bits
+    (MeshTB.epoch_tags)."""
+    rng = tb.rng
+    if length is None:
+        length = 0 if not max_len or rng.random() < 0.4 else rng.randint(1, max_len)
+    return net.Packet(src=src, dst=dst, ptype=rng.randrange(8),
+                      head_payload=(rng.getrandbits(tb.fw - 19) & ~15) | (tb.epoch & 15),
+                      words=tuple(rng.getrandbits(tb.fw) for _ in range(length)))
 
 
 def queue_tagged_traffic(tb, per_node, max_len=net.MAX_LENGTH, malformed=False):
-    """Random packets from every node; with ``malformed``, some nodes' streams
-    also hold a packet cut short or a stray flit, so the validators are
-    caught in every state by a reset. The good packets are expected."""
+    """Random packets from every node, the first of each several flits long
+    (unless ``max_len`` is 0); with ``malformed``, some nodes' streams also
+    hold a packet cut short or a stray flit, so the validators are caught
+    in every state by a reset. The good packets are expected."""
     rng, fw = tb.rng, tb.fw
     for i in range(tb.N):
         src = tb.xy(i)
         flits = []
-        for _ in range(per_node):
+        for k in range(per_node):
             dst = net.pattern_destination("uniform", src, tb.W, tb.H, rng)
-            flits += net.to_flits(tagged_packet(tb, src, dst, max_len), fw)
+            length = rng.randint(1, max_len) if k == 0 and max_len else None
+            flits += net.to_flits(tagged_packet(tb, src, dst, max_len, length), fw)
             if malformed and rng.random() < 0.3:
-                cut = net.to_flits(tagged_packet(tb, src, dst, net.MAX_LENGTH), fw)
-                flits += cut[:rng.randint(1, len(cut) - 1)] if len(cut) > 1 else [(net.BODY, 0)]
+                cut = net.to_flits(tagged_packet(tb, src, dst, length=rng.randint(1, net.MAX_LENGTH)), fw)
+                flits += cut[:rng.randint(1, len(cut) - 1)]
         packets, _ = net.validate_local(flits, tb.W, tb.H, flit_width=fw)
         for pk in packets:
             tb.scoreboard.expect(src, pk)
         tb.queue_flits(i, flits)
 
 
-RESET_PLANS = ("start", "mid_packet_in", "mid_packet_out", "quiet")
+#: When each round's reset comes: before any flit moves; with single-flit
+#: packets in flight (traffic, no port inside a packet); as a local input
+#: has taken a head; as a local output has delivered a head; after
+#: everything arrived; at a random moment.
+RESET_PLANS = ("start", "singles", "mid_packet_in", "mid_packet_out", "quiet", "random")
 
 
 @cocotb.test()
 async def reset_under_traffic(dut):
     """Reset asserted under traffic for 1..8 cycles (1 the first time, 2..8
-    the last): right as the traffic starts, with a node's local input
-    inside a packet, with a node's output inside a packet, after everything
-    arrived, then at random moments. Reset clears the mesh (its FIFOs and
+    the last): before the queued traffic starts, with single-flit packets
+    in flight, with a node's local input inside a packet, with a node's
+    output inside a packet, after everything arrived, and at a random
+    moment (RESET_PLANS). Reset clears the mesh (its FIFOs and
     validators; stored flits in memories are unreachable once the pointers
     are reset) and the bench resets its sources with it. After each
     release, for a few cycles no output offers a flit, every input is ready
@@ -276,11 +287,16 @@ async def reset_under_traffic(dut):
     tb = await setup(dut)
     rng = tb.rng
     tb.epoch_tags = True
-    plans = list(RESET_PLANS) + ["random"] * 2
+    plans = RESET_PLANS
     for r, plan in enumerate(plans):
-        queue_tagged_traffic(tb, per_node=3, malformed=True)
+        if plan == "singles":
+            queue_tagged_traffic(tb, per_node=6, max_len=0)
+        else:
+            queue_tagged_traffic(tb, per_node=3, malformed=True)
         if plan == "start":
-            await tb.run(cycles=rng.randint(0, 2))
+            pass
+        elif plan == "singles":
+            await tb.run(cycles=rng.randint(1, 4))
         elif plan == "mid_packet_in":
             await tb.run(until=lambda tb: tb.in_pkt, limit=1000)
         elif plan == "mid_packet_out":

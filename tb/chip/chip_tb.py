@@ -4,11 +4,11 @@ packets out, packets back, inferences checked against the golden model.
 
 Functional coverage (tb/common/fcov.py, ``chip.<group>.<what>``) is sampled
 from what the bench sends and receives: every command the host bridge takes
-(destination kind and packet type), every packet type and STATUS code that
-reaches the host, where the chip stood at each reset; the tests add the
-rest (test_chip.py: traffic between tiles and fan-out from the golden
-model, refusals, readback). The host port's streams are the back-pressure
-bins ``chip.backpressure.i_host`` / ``o_host``.
+(destination kind and packet type; the controller registers written), every
+packet type and STATUS code that reaches the host, where the chip stood at
+each reset; the tests add the rest (test_chip.py: traffic between tiles and
+fan-out from the golden model, refusals, readback). The host port's streams
+are the back-pressure bins ``chip.backpressure.i_host`` / ``o_host``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class ChipTB:
     def _declare_coverage(self):
         fcov.declare("chip.host.command", [f"{kind.name.lower()}.{t}" for kind, types in HOST_TYPES.items()
                                            if kind in self.kinds.values() for t in types])
+        fcov.declare("chip.host.register_write", [HostReg.RUN.name, HostReg.MARKERS.name])
         fcov.declare("chip.host.received", [t.name for t in (PacketType.SPIKE, PacketType.ACTIVATION,
                                                             PacketType.READ_RESPONSE, PacketType.STATUS)])
         fcov.declare("chip.host.status", [s.name for s in Status])
@@ -105,6 +106,10 @@ class ChipTB:
             self._ends.add(self._queued)
             if cover:
                 fcov.sample("chip.host.command", f"{self.kind(p.dst).name.lower()}.{PacketType(p.ptype).name}")
+                if tuple(p.dst) == tuple(self.host) and p.ptype == PacketType.CONFIG_WRITE:
+                    for addr in p.words[0::2]:
+                        if addr in HostReg._value2member_map_:
+                            fcov.sample("chip.host.register_write", HostReg(addr).name)
         self.src.send(words)
 
     async def recv(self) -> net.Packet:
