@@ -28,8 +28,9 @@ those builds explained in ``lint/coverage_waivers.toml``, and every
 functional bin hit. The other builds are reported beside them.
 
 ``--merge-only`` skips step 1 and reports on the runs already there;
-``-k EXPR`` selects benches as pytest does; ``--no-bars`` reports without
-failing on a missed bar (for a partial run).
+``-k EXPR`` reruns only the benches it selects (as pytest does) and reports
+on them with the runs already there; ``--no-bars`` reports without failing
+on a missed bar (for a partial run).
 """
 
 from __future__ import annotations
@@ -270,10 +271,13 @@ def merge_functional(files) -> dict[str, dict[str, dict]]:
 # ---- the run --------------------------------------------------------------------
 
 def run_benches(sim_dir: Path, jobs: str, select: str | None) -> int:
-    # Stale runs would be merged with the new ones: start from empty run folders
-    # (the coverage builds themselves are kept and reused).
-    for runs in sim_dir.glob("*/runs"):
-        shutil.rmtree(runs, ignore_errors=True)
+    # Stale runs would be merged with the new ones: a whole run starts from
+    # empty run folders (the coverage builds themselves are kept and reused).
+    # A selection (-k) reruns only its benches, each of which replaces its
+    # own run folder's files, and keeps the others' runs for the report.
+    if not select:
+        for runs in sim_dir.glob("*/runs"):
+            shutil.rmtree(runs, ignore_errors=True)
     # (tests/test_coverage.py runs this tool itself: not from here.)
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "sim", "-n", jobs, "tests",
            "--ignore=tests/test_coverage.py"]
