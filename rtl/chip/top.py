@@ -20,8 +20,10 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..callosum.layouts import link_layout
 from ..callosum.mesh import Mesh
 from .host_bridge import HostBridge
+from .link_slice import LinkSlice
 
 
 def _popcount(bits):
@@ -57,7 +59,12 @@ class Chip(wiring.Component):
         m.d.comb += [self.tick.eq(bridge.tick), self.running.eq(bridge.running), self.errors.eq(bridge.errors),
                      self.net_errors.eq(mesh.errors), bridge.tile_busy.eq(self.busy)]
 
-        ends = {cfg.chip.host: bridge}
+        # Each tile meets its router through a register slice each way, so no
+        # combinational path runs router -> tile port -> router (arbitration,
+        # packet decode, message arbiter and validator in one cycle, across
+        # the die). A flit inside a slice counts as its tile's work.
+        lay = link_layout(cc.flit_width)
+        ends = {}
         for kind, i, (x, y) in cfg.chip.tiles():
             if kind == "left":
                 tile = LeftTile(cfg, x, y)
@@ -65,8 +72,13 @@ class Chip(wiring.Component):
                 tile = RightTile(cfg, x, y)
                 m.d.comb += tile.tick.eq(bridge.tick)
             m.submodules[f"{kind}{i}"] = tile
-            m.d.comb += self.busy[y * W + x].eq(tile.busy)
-            ends[x, y] = tile
+            m.submodules[f"{kind}{i}_tx"] = tx = LinkSlice(lay)
+            m.submodules[f"{kind}{i}_rx"] = rx = LinkSlice(lay)
+            wiring.connect(m, tile.o_flit, tx.i)
+            wiring.connect(m, rx.o, tile.i_flit)
+            m.d.comb += self.busy[y * W + x].eq(tile.busy | tx.busy | rx.busy)
+            ends[x, y] = (tx.o, rx.i)
+        ends[cfg.chip.host] = (bridge.o_flit, bridge.i_flit)
 
         injected, delivered, flits = [], [], []
         for y in range(cc.height):
@@ -76,8 +88,8 @@ class Chip(wiring.Component):
                 if end is None:
                     m.d.comb += lo.ready.eq(1)      # an empty node sinks stray packets
                 else:
-                    wiring.connect(m, end.o_flit, li)
-                    wiring.connect(m, lo, end.i_flit)
+                    wiring.connect(m, end[0], li)
+                    wiring.connect(m, lo, end[1])
                 injected.append(li.valid & li.ready & li.payload.kind[0])
                 flits.append(li.valid & li.ready)
                 delivered.append(lo.valid & lo.ready & lo.payload.kind[1])

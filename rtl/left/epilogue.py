@@ -1,14 +1,21 @@
 """Output stage: + bias, then TFLite/gemmlowp requantization to int8.
 
 Per lane, over six enable-gated stages (bit-exact with sw_model.left), at
-most one carry chain or the multiplier in each, so the epilogue keeps pace
+most the multipliers or two carry chains in each, so the epilogue keeps pace
 with the array on an FPGA clock:
 
 1. ``v = acc + bias`` (int32, wrapping)
-2. ``p = v * multiplier`` (64-bit product)
-3. ``t = p + nudge`` (``2**30``, or ``1 - 2**30`` for a negative ``p``)
-4. ``x = t / 2**31`` truncated toward zero (SaturatingRoundingDoublingHighMul;
-   INT32_MIN * INT32_MIN gives INT32_MAX)
+2. the four 16 x 16 partial products of ``p = v * multiplier``, each straight
+   out of its multiplier (on the ECP5 a MULT18X18D, whose inputs and outputs
+   are far from the logic: no adder may follow it in the same cycle)
+3. ``mid = p_lh + p_hl + 2**14`` (the cross products, and the nudge below)
+4. ``x = (p + 2**30) >> 31`` with ``p = Cat(p_ll, p_hh) + (mid << 16)``:
+   SaturatingRoundingDoublingHighMul (INT32_MIN * INT32_MIN gives
+   INT32_MAX). The reference adds the nudge ``2**30`` (``1 - 2**30`` for a
+   negative ``p``) and divides by ``2**31`` truncating toward zero; the
+   nudge keeps the sign of ``p``, and for a negative ``p`` truncation is
+   ``floor((t + 2**31 - 1) / 2**31)``, so both cases are ``floor((p +
+   2**30) / 2**31)``.
 5. ``x >> shift`` and the rounding bit of RoundingDivideByPOT
 6. ``y = shifted + round + zero_point``, clamped to
    ``[relu ? zero_point : -128, 127]``; in RAW mode the lane is ``v``.
@@ -16,13 +23,15 @@ with the array on an FPGA clock:
 With ``serial=True`` one 32 x 32 multiplier serves every column: while a
 valid token (``s1_valid``) sits in stage 1, ``stall`` is high for
 ``cols - 1`` cycles as the products of columns 0 .. cols-2 are made and
-kept; the last column's product is made as the token moves on. The core
+kept; the last column's product is made as the token moves on (stage 2
+then holds whole products: ``p_ll``/``p_hh`` carry ``p``, the cross
+products are 0). The core
 holds its whole pipeline (``en`` low) while ``stall`` is high, so an output
 row costs ``cols`` cycles here instead of one. This is for FPGAs with few
 DSP blocks (the iCE40UP5K has 8; a 32 x 32 product takes 4).
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -75,31 +84,31 @@ class Epilogue(wiring.Component):
             "mul": (P.multiplier[c], signed(32)),
             "sh": (P.shift[c], unsigned(5)),
         }, f"e1_c{c}") for c in range(self.cols)]
-        products = self._products(m, s1s)
+        parts = self._products(m, s1s)
 
-        # One carry chain (or the multiplier) per stage, so the epilogue
-        # keeps up with the array's clock on an FPGA (50 MHz on the ECP5).
         for c in range(self.cols):
             s1 = s1s[c]
+            lo, lh, hl = parts[c]
             s2 = stage({
-                "p": (products[c], signed(64)),
+                "lo": (lo, signed(64)),          # Cat(p_ll, p_hh): the partials that do not overlap
+                "lh": (lh, signed(33)),
+                "hl": (hl, signed(33)),
                 "ovf": ((s1["v"] == INT32_MIN) & (s1["mul"] == INT32_MIN), unsigned(1)),
                 "v": (s1["v"], signed(32)),
                 "sh": (s1["sh"], unsigned(5)),
             }, f"e2_c{c}")
-            p = s2["p"]
             s3 = stage({
-                "t": (p + Mux(p[63], 1 - (1 << 30), 1 << 30), signed(65)),
+                "lo": (s2["lo"], signed(64)),
+                "mid": (s2["lh"] + s2["hl"] + (1 << 14), signed(35)),
                 "ovf": (s2["ovf"], unsigned(1)),
                 "v": (s2["v"], signed(32)),
                 "sh": (s2["sh"], unsigned(5)),
             }, f"e3_c{c}")
-            t = s3["t"]
-            # t / 2**31 truncating toward zero: floor((t + 2**31 - 1) / 2**31) when t < 0.
-            q = Signal(signed(65), name=f"e4_q_c{c}")
-            m.d.comb += q.eq(Mux(t < 0, t + ((1 << 31) - 1), t) >> 31)
+            # p + 2**30, then bits 31..62 (p + 2**30 fits in 64 bits).
+            u = Signal(signed(64), name=f"e4_u_c{c}")
+            m.d.comb += u.eq(s3["lo"] + (s3["mid"] << 16))
             s4 = stage({
-                "x": (Mux(s3["ovf"], INT32_MAX, q[:32].as_signed()), signed(32)),
+                "x": (Mux(s3["ovf"], INT32_MAX, u[31:63].as_signed()), signed(32)),
                 "v": (s3["v"], signed(32)),
                 "sh": (s3["sh"], unsigned(5)),
             }, f"e4_c{c}")
@@ -132,10 +141,17 @@ class Epilogue(wiring.Component):
         return m
 
     def _products(self, m, s1s):
-        """``v * mul`` of every column as stage 2 should take it."""
+        """Stage 2's partial products of every column: ``(lo, lh, hl)`` with
+        ``v * mul = lo + ((lh + hl) << 16)``."""
         C = self.cols
         if not self.serial or C == 1:
-            return [s1["v"] * s1["mul"] for s1 in s1s]
+            parts = []
+            for s1 in s1s:
+                a, b = s1["v"], s1["mul"]
+                al, ah = a[:16], a[16:].as_signed()
+                bl, bh = b[:16], b[16:].as_signed()
+                parts.append((Cat(al * bl, ah * bh), al * bh, ah * bl))
+            return parts
         j = Signal(range(C), name="mul_col")
         v = Signal(signed(32), name="mul_v")
         mul = Signal(signed(32), name="mul_m")
@@ -154,4 +170,4 @@ class Epilogue(wiring.Component):
                         m.d.sync += kept[c].eq(prod)
         with m.Elif(self.en):
             m.d.sync += j.eq(0)
-        return kept + [prod]
+        return [(p, Const(0, 1), Const(0, 1)) for p in kept + [prod]]
