@@ -167,6 +167,8 @@ class Bench:
             extra_env["TB_FCOV"] = str(test_dir / "fcov.yml")
             for stale in ("fcov.yml", "coverage.dat"):
                 (test_dir / stale).unlink(missing_ok=True)
+            # Which Verilog the counts belong to (line numbers change with it).
+            (test_dir / "verilog.sha1").write_text(_sha1(self.verilog) + "\n")
         if "SEED" in os.environ:
             extra_env["SEED"] = os.environ["SEED"]
         extra_env.update(env or {})
@@ -191,6 +193,10 @@ class Bench:
             testcase=testcase,
             build_dir=self.build_dir, test_dir=test_dir, results_xml=str(results),
             extra_env=extra_env, log_file=log)
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 def _tail(log, lines=30) -> str:
