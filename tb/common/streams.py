@@ -16,7 +16,7 @@ import random
 from collections import deque
 
 import cocotb
-from cocotb.triggers import ClockCycles, Event, RisingEdge
+from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge
 
 from tb.common import fcov
 
@@ -43,18 +43,25 @@ async def reset(dut, cycles=3):
 async def reset_under_traffic(dut, sources, sinks, cycles: int):
     """Assert ``rst`` now, mid-traffic, for ``cycles`` edges: every source
     drops its queue and the beat on the wire (what an upstream block reset
-    with the DUT does), and the beats the sinks took up to the last reset
-    edge are forgotten. Returns after the first edge out of reset."""
+    with the DUT does). A beat offered before the first reset edge may still
+    be taken at it; the sinks forget those. Any beat they take after it, up
+    to and including the first edge out of reset, came from a stale valid
+    and fails here. Returns after the first edge out of reset."""
     dut.rst.value = 1
     for s in sources:
         s.flush()
-    await ClockCycles(dut.clk, cycles)
-    dut.rst.value = 0
     await RisingEdge(dut.clk)
-    # A sink may have taken a beat at the first reset edge after the test
-    # stopped listening; nothing is offered after it.
+    await FallingEdge(dut.clk)     # the monitors have handled that edge
     for s in sinks:
         s.flush()
+    if cycles > 1:
+        await ClockCycles(dut.clk, cycles - 1)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    for s in sinks:
+        assert not s.queue, (f"{s.name}: {len(s.queue)} beat(s) taken during or right after a reset "
+                             f"(a stale valid)")
 
 
 async def expect_steady(dut, expect: dict, cycles: int, what: str):
