@@ -4,8 +4,11 @@ a 3 x 3 mesh, so all five ports route; flit_width 24, fifo_depth 2.
 Environment (assumed) on each input link: any valid/ready behaviour, with
 the flits it hands over forming well-formed packets (a HEAD whose length L
 >= 1 is followed by L - 1 BODY flits and a TAIL, or a SINGLE of length 0),
-to any destination (3-bit coordinates; the router routes every one). The
-local input without a validator (``local_check=False``) may also carry
+to any destination (3-bit coordinates) that XY routing can bring in by that
+link (what the neighbour's proof asserts of its output: the router builds
+only XY-legal turns): ``dst_x == x`` and ``dst_y >= y`` on N, ``dst_x ==
+x`` and ``dst_y <= y`` on S, ``dst_x >= x`` on W, ``dst_x <= x`` on E, any
+on L. The local input without a validator (``local_check=False``) may also carry
 destinations off the mesh, which the router drops with the rest of their
 packet. With a validator (``local_check=True``, ``router_local_check``)
 the validator is replaced by :class:`ValidatorContract`, a free source
@@ -165,6 +168,14 @@ class RouterHarness(Harness):
         self.x, self.y = 1, 1
         self.live, self.bug, self.invariants = live, bug, invariants
 
+    def xy_ok(self, port, flit):
+        """A head's destination can arrive by ``port`` under XY routing."""
+        head = data.View(head_layout(self.cfg.flit_width), flit.data)
+        x, y = self.x, self.y
+        return {Port.N: (head.dst_x == x) & (head.dst_y >= y),
+                Port.S: (head.dst_x == x) & (head.dst_y <= y),
+                Port.W: head.dst_x >= x, Port.E: head.dst_x <= x, Port.L: 1}[port]
+
     # -- the reference: XY routing from the golden model ------------------
     def ref_route(self, m, flit, port, name):
         """Route code of a head flit arriving at ``port``: its output
@@ -210,6 +221,7 @@ class RouterHarness(Harness):
             with m.If(hs[p]):
                 with m.If(lk_left[p] == 0):
                     m.d.comb += Assume(((f.kind == HEAD) & (length != 0)) | ((f.kind == SINGLE) & (length == 0)))
+                    m.d.comb += Assume(self.xy_ok(PORTS[p], f))
                     m.d.sync += lk_left[p].eq(Mux(f.kind == HEAD, length, 0))
                 with m.Else():
                     m.d.comb += Assume(f.kind == Mux(lk_left[p] == 1, TAIL, BODY))
@@ -360,7 +372,9 @@ class RouterHarness(Harness):
         # Two inputs contend for one output.
         for o in (Port.E, Port.L):
             m.d.comb += Cover(popcount([r_valid[p] & is_head[p] & (route_now[p] == o) for p in range(N)]) >= 2)
-        m.d.comb += Cover(popcount([r_valid[p] & is_head[p] & (route_now[p] == Port.E) for p in range(N)]) >= 3)
+        # Three for one: only W and L may go east under XY routing, but N, E,
+        # W and L may all go south.
+        m.d.comb += Cover(popcount([r_valid[p] & is_head[p] & (route_now[p] == Port.S) for p in range(N)]) >= 3)
         if not self.live:
             m.d.comb += Cover(outs[Port.E].valid & ~outs[Port.E].ready & (om_left[Port.E] == 0)
                               & self.past(m, outs[Port.E].valid & ~outs[Port.E].ready))
@@ -411,6 +425,13 @@ class RouterHarness(Harness):
             m.d.comb += Assert(rd_route[p] <= DROP)
             if not has_fifo[p]:
                 continue
+            # Routes under way on an input are XY-legal turns from it.
+            legal = router_mod.XY_TURNS[PORTS[p]]
+            if PORTS[p] != Port.L:
+                with m.If(rd_left[p] != 0):
+                    m.d.comb += Assert(popcount([rd_route[p] == o for o in legal]) == 1)
+                with m.If(lk_left[p] != 0):
+                    m.d.comb += Assert(popcount([lk_route[p] == o for o in legal]) == 1)
             # The FIFO's entries continue the read side's packet framing and
             # end where the link side is.
             slots = dut.p_slot[p]
@@ -425,6 +446,7 @@ class RouterHarness(Harness):
                          ((f.kind == HEAD) & (length != 0)) | ((f.kind == SINGLE) & (length == 0)),
                          f.kind == Mux(left == 1, TAIL, BODY))
                 m.d.comb += Assert(~present | ok)
+                m.d.comb += Assert(~(present & (left == 0)) | self.xy_ok(PORTS[p], f))
                 ref = self.ref_route(m, f, PORTS[p], f"slot_ref_{p}_{k}")
                 nxt = Mux(left == 0, Mux(f.kind == HEAD, length, 0), left - 1)
                 route = Mux(present & (left == 0), ref, route)

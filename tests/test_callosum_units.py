@@ -137,29 +137,93 @@ def test_network_interface_loopback():
         k += 1 + n
 
 
-def test_router_routes_xy():
-    """A head at each input of router (1, 1) in a 3 x 3 mesh leaves by the
-    port the golden model's output_port names."""
-    cfg = CallosumConfig(width=3, height=3, flit_width=32)
-    for dst in [(x, y) for x in range(3) for y in range(3)]:
-        dut = Router(cfg, 1, 1)
-        expect = net.output_port((1, 1), dst)
-        seen = []
+def _xy_arrives(port, here, dst):
+    """``dst`` can reach router ``here`` by input ``port`` under XY routing."""
+    (x, y), (dx, dy) = here, dst
+    return {net.Port.N: dx == x and dy >= y, net.Port.S: dx == x and dy <= y,
+            net.Port.W: dx >= x, net.Port.E: dx <= x, net.Port.L: True}[net.Port(port)]
 
-        async def bench(ctx, dst=dst):
-            ctx.set(dut.i_w.valid, 1)
-            ctx.set(dut.i_w.payload, flit_value(net.SINGLE, net.pack_head(dst[0], dst[1], 0, 1, 0, 0, 0)))
-            for o in dut.outputs():
-                ctx.set(o.ready, 1)
+
+def _leaves_by(cfg, here, port, dst):
+    """The outputs a single-flit packet for ``dst`` entering ``here`` at
+    ``port`` is offered on, over a few cycles."""
+    dut = Router(cfg, *here)
+    seen = []
+
+    async def bench(ctx):
+        i = dut.inputs()[port]
+        ctx.set(i.valid, 1)
+        ctx.set(i.payload, flit_value(net.SINGLE, net.pack_head(dst[0], dst[1], 0, 1, 0, 0, 0)))
+        for o in dut.outputs():
+            ctx.set(o.ready, 1)
+        await ctx.tick()
+        ctx.set(i.valid, 0)
+        for _ in range(4):
+            seen.append([ctx.get(o.valid) for o in dut.outputs()])
             await ctx.tick()
-            ctx.set(dut.i_w.valid, 0)
-            for _ in range(4):
-                seen.append([ctx.get(o.valid) for o in dut.outputs()])
-                await ctx.tick()
 
-        simulate(dut, bench)
-        fired = [p for row in seen for p, v in enumerate(row) if v]
-        assert fired == [int(expect)], f"dst {dst}: left by {fired}, expected {int(expect)}"
+    simulate(dut, bench)
+    return [p for row in seen for p, v in enumerate(row) if v]
+
+
+def test_router_routes_xy():
+    """A head at each input of router (1, 1) in a 3 x 3 mesh, for every
+    destination XY routing can bring in by that input, leaves by the port
+    the golden model's output_port names."""
+    cfg = CallosumConfig(width=3, height=3, flit_width=32)
+    checked = 0
+    for port in net.Port:
+        for dst in [(x, y) for x in range(3) for y in range(3)]:
+            if not _xy_arrives(port, (1, 1), dst):
+                continue
+            expect = net.output_port((1, 1), dst)
+            fired = _leaves_by(cfg, (1, 1), port, dst)
+            assert fired == [int(expect)], f"in {port.name}, dst {dst}: left by {fired}, expected {int(expect)}"
+            checked += 1
+    assert checked == 9 + 2 + 2 + 6 + 6    # L, N, S, W, E
+
+
+def test_router_builds_only_xy_turns():
+    """The crossbar holds only XY-legal turns between ports on the mesh: a
+    head that breaks XY routing (a neighbour never sends one) still leaves
+    by exactly one legal output of its input, never by a U-turn or a turn
+    from y back to x."""
+    from rtl.callosum.router import XY_TURNS, legal_turns
+    cfg = CallosumConfig(width=3, height=3, flit_width=32)
+    assert legal_turns(cfg, 1, 1) == XY_TURNS
+    for port in net.Port:
+        for dst in [(x, y) for x in range(3) for y in range(3)]:
+            if _xy_arrives(port, (1, 1), dst):
+                continue
+            fired = _leaves_by(cfg, (1, 1), port, dst)
+            assert len(fired) == 1 and net.Port(fired[0]) in XY_TURNS[port], (port, dst, fired)
+
+
+def test_router_edge_ports_absent():
+    """A router's ports facing off the mesh take nothing and offer nothing,
+    and its legal turns are those of XY routing among the ports it has."""
+    from rtl.callosum.router import legal_turns, present_ports
+    cfg = CallosumConfig(width=3, height=1, flit_width=32)
+    assert present_ports(cfg, 0, 0) == {net.Port.L, net.Port.E}
+    assert present_ports(cfg, 1, 0) == {net.Port.L, net.Port.E, net.Port.W}
+    assert legal_turns(cfg, 0, 0) == {net.Port.L: {net.Port.L, net.Port.E}, net.Port.E: {net.Port.L}}
+    assert legal_turns(cfg, 2, 0) == {net.Port.L: {net.Port.L, net.Port.W}, net.Port.W: {net.Port.L}}
+    dut = Router(cfg, 0, 0)
+    readies = []
+
+    async def bench(ctx):
+        for p in (net.Port.N, net.Port.S, net.Port.W):
+            ctx.set(dut.inputs()[p].valid, 1)
+            ctx.set(dut.inputs()[p].payload, flit_value(net.SINGLE, net.pack_head(0, 0, 0, 0, 0, 0, 0)))
+        for o in dut.outputs():
+            ctx.set(o.ready, 1)
+        for _ in range(4):
+            readies.append([ctx.get(dut.inputs()[p].ready) for p in (net.Port.N, net.Port.S, net.Port.W)]
+                           + [ctx.get(o.valid) for o in dut.outputs()])
+            await ctx.tick()
+
+    simulate(dut, bench)
+    assert readies == [[0] * 8] * 4
 
 
 def test_router_holds_an_offered_head():

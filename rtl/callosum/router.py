@@ -12,6 +12,18 @@ ready is simply "not full", so a link carries a flit every cycle.
 
 A flit leaves the FIFO it was written into one cycle later, through the
 crossbar into the next router's FIFO in the same cycle: one cycle per hop.
+
+Only what XY routing can use is built. A port facing off the mesh (N at
+y = 0, S at y = height-1, W at x = 0, E at x = width-1) has no FIFO and no
+output: its input is never ready, its output never valid. The crossbar
+holds only XY-legal turns (:data:`XY_TURNS`): a flit from a neighbour
+never turns from y back to x and never U-turns, since the neighbour routed
+it x first. A neighbour's head therefore carries ``dst_x == x`` on the N
+and S inputs, ``dst_x >= x`` on W and ``dst_x <= x`` on E (the formal
+harness assumes exactly that of its links); a head that broke it would
+still leave by a legal output (the first legal rule that matches, else L).
+Arbitration values (``sel``, ``owner``, ``prio``) keep the full port
+numbering, so round robin grants in the same order as the 5 x 5 crossbar.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -22,6 +34,36 @@ from .layouts import Port, head_layout, link_layout
 from .validator import PacketValidator
 
 PORTS = list(Port)
+
+#: Outputs an input may use under XY routing (x first, then y).
+XY_TURNS = {
+    Port.L: {Port.N, Port.E, Port.S, Port.W, Port.L},
+    Port.W: {Port.E, Port.N, Port.S, Port.L},   # moving east: on east, or turn into y
+    Port.E: {Port.W, Port.N, Port.S, Port.L},   # moving west
+    Port.N: {Port.S, Port.L},                   # moving south: x is done
+    Port.S: {Port.N, Port.L},                   # moving north
+}
+
+
+def present_ports(cfg, x, y):
+    """The ports of router (x, y) that lead somewhere: L, and each
+    neighbour inside the ``cfg.width x cfg.height`` mesh."""
+    ports = {Port.L}
+    if y > 0:
+        ports.add(Port.N)
+    if y < cfg.height - 1:
+        ports.add(Port.S)
+    if x > 0:
+        ports.add(Port.W)
+    if x < cfg.width - 1:
+        ports.add(Port.E)
+    return ports
+
+
+def legal_turns(cfg, x, y):
+    """{input: outputs} of router (x, y): XY-legal turns between present ports."""
+    present = present_ports(cfg, x, y)
+    return {p: XY_TURNS[p] & present for p in PORTS if p in present}
 
 
 class Router(wiring.Component):
@@ -56,8 +98,10 @@ class Router(wiring.Component):
         m.d.comb += self.errors.eq(Mux(total > 0xFFFF, 0xFFFF, total))
 
         bad_drops = Signal()     # local heads off the mesh dropped (no validator)
-        heads, tails, valids, want, r_ens, datas = [], [], [], [], [], []
-        for p in PORTS:
+        turns = legal_turns(cfg, self.x, self.y)
+        ins = [p for p in PORTS if p in turns]
+        heads, tails, valids, want, r_ens, datas = {}, {}, {}, {}, {}, {}
+        for p in ins:
             if p == Port.L and val is not None:
                 src = val.o
                 valid, payload = src.valid, src.payload
@@ -69,19 +113,15 @@ class Router(wiring.Component):
                 m.d.comb += [q.w_data.eq(link.payload), q.w_en.eq(link.valid), link.ready.eq(q.w_rdy)]
                 valid, payload, r_en = q.r_rdy, data.View(lay, q.r_data), q.r_en
             head = data.View(hlay, payload.data)
-            # XY routing.
-            # XY routing; directions off the mesh edge are left out (the
-            # validator admits only destinations inside the mesh).
+            # XY routing over this input's legal turns: directions off the
+            # mesh edge are left out (the validator admits only destinations
+            # inside the mesh), and so are the turns XY routing never makes.
             route = Signal(range(n), name=f"route_{p.name.lower()}", init=Port.L)
             rules = []
-            if self.x < cfg.width - 1:
-                rules.append((head.dst_x > self.x, Port.E))
-            if self.x > 0:
-                rules.append((head.dst_x < self.x, Port.W))
-            if self.y < cfg.height - 1:
-                rules.append((head.dst_y > self.y, Port.S))
-            if self.y > 0:
-                rules.append((head.dst_y < self.y, Port.N))
+            for cond, port in ((head.dst_x > self.x, Port.E), (head.dst_x < self.x, Port.W),
+                               (head.dst_y > self.y, Port.S), (head.dst_y < self.y, Port.N)):
+                if port in turns[p]:
+                    rules.append((cond, port))
             for cond, port in reversed(rules):   # the first rule wins
                 with m.If(cond):
                     m.d.comb += route.eq(port)
@@ -118,10 +158,9 @@ class Router(wiring.Component):
                 orphan = valid & ~in_pkt & ~is_head & ~discard
                 drop = orphan | bad_head | (valid & discard & ~is_head)
                 error = orphan | bad_head
-            heads.append(is_head); tails.append(is_tail); valids.append(valid & ~drop)
-            want.append((target, error, in_pkt)); r_ens.append((r_en, moved, drop))
-            datas.append(payload)
-        n_orphans = sum(o[1] for o in want)
+            heads[p], tails[p], valids[p] = is_head, is_tail, valid & ~drop
+            want[p], r_ens[p], datas[p] = (target, error, in_pkt), (r_en, moved, drop), payload
+        n_orphans = sum(want[p][1] for p in ins)
         # Packets dropped this cycle, for in-flight counts (orphans are stray
         # flits of no counted packet).
         if val is not None:
@@ -133,24 +172,34 @@ class Router(wiring.Component):
         with m.Else():
             m.d.sync += orphans.eq(0xFFFF)
 
-        # Named per-input signals, so each expression is built once.
+        # Named per-input signals, so each expression is built once (bits
+        # of absent inputs stay 0).
         v_sig = Signal(n)
         h_sig = Signal(n)
         t_sig = Signal(n)
         busy_sig = Signal(n)
-        for i in range(n):
+        for i in ins:
             m.d.comb += [v_sig[i].eq(valids[i]), h_sig[i].eq(heads[i]), t_sig[i].eq(tails[i]),
                          busy_sig[i].eq(want[i][2])]
-        granted_by = [[] for _ in PORTS]     # per input: transfer conditions
+        granted_by = {i: [] for i in ins}    # per input: transfer conditions
         for o in PORTS:
             out = self.outputs()[o]
             name = o.name.lower()
+            srcs = [i for i in ins if o in turns[i]]
+            if not srcs:
+                continue          # off the mesh: never valid
+            # Per-output copies with only the inputs that may use it.
+            v_o = Signal(n, name=f"v_{name}")
+            h_o = Signal(n, name=f"h_{name}")
+            t_o = Signal(n, name=f"t_{name}")
+            for i in srcs:
+                m.d.comb += [v_o[i].eq(v_sig[i]), h_o[i].eq(h_sig[i]), t_o[i].eq(t_sig[i])]
             locked = Signal(name=f"locked_{name}")
             owner = Signal(range(n), name=f"owner_{name}")
             prio = Signal(range(n), name=f"prio_{name}")
             # Head flits of idle inputs that want this output.
             req = Signal(n, name=f"req_{name}")
-            for i in range(n):
+            for i in srcs:
                 m.d.comb += req[i].eq(v_sig[i] & h_sig[i] & ~busy_sig[i] & (want[i][0] == o))
             rot = Signal(n, name=f"rot_{name}")
             m.d.comb += rot.eq((Cat(req, req) >> prio)[:n])
@@ -166,19 +215,21 @@ class Router(wiring.Component):
             sel = Signal(range(n), name=f"sel_{name}")
             m.d.comb += sel.eq(Mux(locked, owner, Mux(pend, pend_sel, grant)))
             with m.Switch(sel):
-                for i in range(n):
+                for i in srcs[:-1]:
                     with m.Case(i):
                         m.d.comb += out.payload.eq(datas[i])
-            m.d.comb += out.valid.eq(Mux(locked, v_sig.bit_select(owner, 1), pend | req.any()))
+                with m.Default():         # sel is always one of srcs
+                    m.d.comb += out.payload.eq(datas[srcs[-1]])
+            m.d.comb += out.valid.eq(Mux(locked, v_o.bit_select(owner, 1), pend | req.any()))
             xfer = Signal(name=f"xfer_{name}")
             m.d.comb += xfer.eq(out.valid & out.ready)
             with m.If(out.valid & ~out.ready & ~locked):
                 m.d.sync += [pend.eq(1), pend_sel.eq(sel)]
             with m.Elif(xfer):
                 m.d.sync += pend.eq(0)
-            for i in range(n):
+            for i in srcs:
                 granted_by[i].append(xfer & (sel == i))
-            sel_head, sel_tail = h_sig.bit_select(sel, 1), t_sig.bit_select(sel, 1)
+            sel_head, sel_tail = h_o.bit_select(sel, 1), t_o.bit_select(sel, 1)
             with m.If(xfer):
                 with m.If(sel_head & ~sel_tail):
                     m.d.sync += [locked.eq(1), owner.eq(sel)]
@@ -186,9 +237,9 @@ class Router(wiring.Component):
                     m.d.sync += locked.eq(0)
                 with m.If(~locked):
                     m.d.sync += prio.eq(Mux(sel == n - 1, 0, sel + 1))
-        for i in range(n):
+        for i in ins:
             r_en, moved, orphan = r_ens[i]
-            go = Signal(name=f"go_{i}")
+            go = Signal(name=f"go_{int(i)}")
             m.d.comb += go.eq(Cat(*granted_by[i]).any())
             m.d.comb += [moved.eq(go), r_en.eq(go | orphan)]
         return m
