@@ -56,6 +56,7 @@ from ..callosum.layouts import PacketType, link_layout
 from ..callosum.ni import tx_word
 from ..right.core import RightCore
 from ..right.layouts import InKind
+from .link_slice import LinkSlice
 from .tile_port import TilePort
 from .vector_tx import VectorSender
 
@@ -217,7 +218,13 @@ class RightTile(wiring.Component):
         # ---- time steps ----------------------------------------------------------
         OPEN, STEP, ENC = range(3)
         phase = Signal(range(3))
-        cin = core.i_in
+        # Events reach the core through a register slice: the encoder's
+        # memory read and the spike FIFO's output are not one combinational
+        # path with the core's synapse pointer lookup. Order is kept, so a
+        # spike taken after the TICK still lands in the next step.
+        m.submodules.cin_slice = cin_slice = LinkSlice(core.i_in.payload.shape())
+        wiring.connect(m, cin_slice.o, core.i_in)
+        cin = cin_slice.i
         with m.Switch(phase):
             with m.Case(OPEN):
                 # Spikes of the previous step; a tick while not OPEN is a
@@ -298,5 +305,5 @@ class RightTile(wiring.Component):
             port.busy | vec.busy | core.busy | counter.busy | (phase != OPEN)
             | (spike_in.level != 0) | (buf.level != 0)
             | p_valid | (left != 0) | d_valid
-            | enc.o_event.valid | rvalid | core_rd)
+            | enc.o_event.valid | cin_slice.busy | rvalid | core_rd)
         return m

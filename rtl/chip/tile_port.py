@@ -20,6 +20,11 @@ the network interface with the read responses (which go first), one whole
 message at a time. ``busy`` is high while a packet is being taken apart or a
 message is leaving, so the step controller never sees a half-handled packet
 as quiet.
+
+``o_bus``, ``o_act`` and ``o_spike`` leave through register slices, so the
+packet decoder (fed by the network interface) and the tile logic behind
+each stream (a core's config port, the rate encoder, the spike FIFO) are not
+one combinational path.
 """
 
 from amaranth.hdl import Module, Signal, unsigned
@@ -31,6 +36,7 @@ from sw_model.chip_map import ACT_LAST
 from ..callosum.layouts import PacketType, link_layout
 from ..callosum.ni import NetworkInterface, tx_layout, tx_word
 from .arbiter import MessageArbiter
+from .link_slice import LinkSlice
 from .vector_tx import ELEMENT
 
 BUS = data.StructLayout({"write": unsigned(1), "addr": unsigned(32), "data": unsigned(32)})
@@ -77,6 +83,14 @@ class TilePort(wiring.Component):
             wiring.connect(m, wiring.flipped(self.tx(k)), arb.input(k + 1))
         resp = arb.input(0)
 
+        # The decoder drives the slices' inputs; the tile sees their outputs.
+        slices = {}
+        for name, shape in (("o_bus", BUS), ("o_act", ELEMENT), ("o_spike", SPIKE_IN)):
+            m.submodules[name + "_slice"] = sl = LinkSlice(shape)
+            wiring.connect(m, sl.o, wiring.flipped(getattr(self, name)))
+            slices[name] = sl
+        o_bus, o_act, o_spike = (slices[n].i for n in ("o_bus", "o_act", "o_spike"))
+
         rx = ni.o_rx.payload
         errors = Signal(16)
         m.d.comb += self.errors.eq(errors)
@@ -122,8 +136,8 @@ class TilePort(wiring.Component):
                 with m.If(~rx.last):
                     m.d.sync += state.eq(DROP)
             with m.Elif(rx.ptype == PacketType.SPIKE):
-                m.d.comb += [self.o_spike.valid.eq(1), self.o_spike.payload.axon.eq(rx.data[:13]),
-                             ni.o_rx.ready.eq(self.o_spike.ready)]
+                m.d.comb += [o_spike.valid.eq(1), o_spike.payload.axon.eq(rx.data[:13]),
+                             ni.o_rx.ready.eq(o_spike.ready)]
             with m.Elif(rx.ptype == PacketType.CONFIG_READ):
                 m.d.comb += [resp.valid.eq(1), ni.o_rx.ready.eq(resp.ready)]
                 with m.If(resp.ready):
@@ -140,7 +154,7 @@ class TilePort(wiring.Component):
                         m.d.sync += state.eq(ACT)
 
         # ---- words -----------------------------------------------------------
-        bus = self.o_bus.payload
+        bus = o_bus.payload
         wd = rx.data[:32]
         done = word & ni.o_rx.ready & rx.last
         with m.If(word):
@@ -150,9 +164,9 @@ class TilePort(wiring.Component):
                         m.d.comb += ni.o_rx.ready.eq(1)
                         m.d.sync += [addr.eq(wd), have_addr.eq(1)]
                     with m.Else():
-                        m.d.comb += [self.o_bus.valid.eq(1), bus.write.eq(1), bus.addr.eq(addr),
-                                     bus.data.eq(wd), ni.o_rx.ready.eq(self.o_bus.ready)]
-                        with m.If(self.o_bus.ready):
+                        m.d.comb += [o_bus.valid.eq(1), bus.write.eq(1), bus.addr.eq(addr),
+                                     bus.data.eq(wd), ni.o_rx.ready.eq(o_bus.ready)]
+                        with m.If(o_bus.ready):
                             with m.If(state == WRITE):
                                 m.d.sync += have_addr.eq(0)
                             with m.Else():
@@ -160,8 +174,8 @@ class TilePort(wiring.Component):
                 with m.Case(READ):
                     # Issue the read, then pass its answer on and take the word.
                     with m.If(~rd_issued):
-                        m.d.comb += [self.o_bus.valid.eq(1), bus.write.eq(0), bus.addr.eq(wd)]
-                        with m.If(self.o_bus.ready):
+                        m.d.comb += [o_bus.valid.eq(1), bus.write.eq(0), bus.addr.eq(wd)]
+                        with m.If(o_bus.ready):
                             m.d.sync += rd_issued.eq(1)
                     with m.Else():
                         m.d.comb += [resp.valid.eq(self.i_rdata.valid), resp_data.eq(self.i_rdata.payload),
@@ -171,15 +185,16 @@ class TilePort(wiring.Component):
                             m.d.sync += rd_issued.eq(0)
                 with m.Case(ACT):
                     value = wd.word_select(byte, 8)
-                    m.d.comb += [self.o_act.valid.eq(1), self.o_act.payload.value.eq(value.as_signed()),
-                                 self.o_act.payload.last.eq(act_last & rx.last & (byte == 3)),
-                                 ni.o_rx.ready.eq(self.o_act.ready & (byte == 3))]
-                    with m.If(self.o_act.ready):
+                    m.d.comb += [o_act.valid.eq(1), o_act.payload.value.eq(value.as_signed()),
+                                 o_act.payload.last.eq(act_last & rx.last & (byte == 3)),
+                                 ni.o_rx.ready.eq(o_act.ready & (byte == 3))]
+                    with m.If(o_act.ready):
                         m.d.sync += byte.eq(byte + 1)
                 with m.Default():   # DROP (IDLE cannot see a word: the NI frames packets)
                     m.d.comb += ni.o_rx.ready.eq(1)
         with m.If(done):
             m.d.sync += state.eq(IDLE)
 
-        m.d.comb += self.busy.eq((state != IDLE) | ni.o_rx.valid | arb.busy)
+        m.d.comb += self.busy.eq((state != IDLE) | ni.o_rx.valid | arb.busy
+                                | slices["o_bus"].busy | slices["o_act"].busy | slices["o_spike"].busy)
         return m

@@ -78,7 +78,15 @@ class Chip(wiring.Component):
             wiring.connect(m, rx.o, tile.i_flit)
             m.d.comb += self.busy[y * W + x].eq(tile.busy | tx.busy | rx.busy)
             ends[x, y] = (tx.o, rx.i)
-        ends[cfg.chip.host] = (bridge.o_flit, bridge.i_flit)
+        # The host bridge too: its packet checks and output arbiter are not one
+        # path with router (0, 0)'s arbitration.
+        m.submodules.bridge_tx = btx = LinkSlice(lay)
+        m.submodules.bridge_rx = brx = LinkSlice(lay)
+        wiring.connect(m, bridge.o_flit, btx.i)
+        wiring.connect(m, brx.o, bridge.i_flit)
+        hx, hy = cfg.chip.host
+        m.d.comb += self.busy[hy * W + hx].eq(btx.busy | brx.busy)
+        ends[cfg.chip.host] = (btx.o, brx.i)
 
         injected, delivered, flits = [], [], []
         for y in range(cc.height):
