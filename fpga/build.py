@@ -62,8 +62,9 @@ NEXTPNR_OPTS = {
 }
 
 SYNTH_OPTS = {
-    # -dsp: multipliers into SB_MAC16 blocks.
-    "ice40": ["-dsp"],
+    # -dsp: multipliers into SB_MAC16 blocks; -spram: memories marked
+    # ram_style "huge" into SB_SPRAM256KA (the UltraPlus parts).
+    "ice40": ["-dsp", "-spram"],
     "ecp5": [],            # synth_ecp5 maps multipliers to MULT18X18D by default
 }
 
@@ -100,6 +101,47 @@ def failed_step(build_dir, name, family):
             first = next((ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")), "")
             return f"{tool} failed" + (f": {first}" if first else "") + f" (log: {log.name})"
     return "the build script failed"
+
+
+def strip_huge_init(il):
+    """RTLIL text without the all-zero ``$meminit_v2`` cells of memories
+    marked ``ram_style "huge"``.
+
+    Amaranth writes an initial value (zeros) for every memory, and yosys
+    maps no initialised memory to SB_SPRAM256KA (single-port RAM has no
+    initial contents). The memories the RTL marks huge are ones whose every
+    word is written before it is read (the right core's pointer table and
+    synapse memory: the host loads them), so the zeros are dropped there
+    and only there; a non-zero initial value is kept (yosys then refuses
+    the mapping, loudly)."""
+    out, cell, huge, pending = [], None, set(), False
+    for line in il.splitlines(keepends=True):
+        text = line.strip()
+        if text.startswith("module "):
+            huge, pending = set(), False
+        if cell is not None:
+            cell.append(line)
+            if text == "end":
+                body = "".join(cell)
+                memid = re.search(r'parameter \\MEMID "\\\\(\S+)"', body)
+                data = re.search(r"connect \\DATA \d+'([01xz]+)", body)
+                if not (memid and memid.group(1) in huge and data and set(data.group(1)) <= {"0"}):
+                    out.extend(cell)
+                cell = None
+            continue
+        if text.startswith("cell $meminit_v2 "):
+            cell = [line]
+            continue
+        if text == 'attribute \\ram_style "huge"':
+            pending = True
+        elif text.startswith("memory "):
+            if pending:
+                huge.add(text.split()[-1].lstrip("\\"))
+            pending = False
+        elif not text.startswith("attribute "):
+            pending = False
+        out.append(line)
+    return "".join(out)
 
 
 class _Skip(Exception):
@@ -206,8 +248,8 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
     try:
         if report_only:
             raise _Skip
-        platform.build(
-            top, name=name, build_dir=str(build_dir), do_program=False,
+        plan = platform.build(
+            top, name=name, build_dir=str(build_dir), do_program=False, do_build=False,
             verbose=not quiet,
             synth_opts=SYNTH_OPTS[board.family],
             # proc first: booth skips modules that still hold processes.
@@ -215,6 +257,8 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
             script_after_synth=f"tee -q -o {name}.stat.json stat -json",
             nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family]],
         )
+        plan.files[f"{name}.il"] = strip_huge_init(plan.files[f"{name}.il"])
+        plan.execute_local(str(build_dir))
     except subprocess.CalledProcessError:
         error = failed_step(build_dir, name, board.family)
     except _Skip:

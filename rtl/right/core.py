@@ -35,6 +35,12 @@ ACC_MAX = (1 << 23) - 1
 ACC_MIN = -(1 << 23)
 
 
+def _has_spram(platform):
+    """The platform is an iCE40 with single-port RAM blocks (UltraPlus)."""
+    device = str(getattr(platform, "device", "") or "")
+    return device.startswith(("iCE40UP", "iCE5LP"))
+
+
 def _sat_counter(m, sig, inc):
     with m.If(inc & (sig != (1 << len(sig)) - 1)):
         m.d.sync += sig.eq(sig + 1)
@@ -85,8 +91,12 @@ class RightCore(wiring.Component):
         v_mem = lane_mems("v_", V_SHAPE)
         ref_mem = lane_mems("ref_", unsigned(4))
         acc_mem = lane_mems("acc_", ACC_SHAPE)
-        m.submodules.ptr = ptr_mem = Memory(shape=lay.ptr, depth=A, init=[])
-        m.submodules.syn = syn_mem = Memory(shape=unsigned(entry_w * NL), depth=SR, init=[])
+        # On an iCE40 with SPRAM (the UP5K) the pointer table and the synapse
+        # memory go to SB_SPRAM256KA (yosys would pick block RAM by cost):
+        # both are single-port (see the port muxing below).
+        huge = {"ram_style": "huge"} if _has_spram(platform) else None
+        m.submodules.ptr = ptr_mem = Memory(shape=lay.ptr, depth=A, init=[], attrs=huge)
+        m.submodules.syn = syn_mem = Memory(shape=unsigned(entry_w * NL), depth=SR, init=[], attrs=huge)
 
         def ports(mems, transparent=False):
             out = []
@@ -282,14 +292,23 @@ class RightCore(wiring.Component):
                              wp.addr.eq(cfg_idx), wp.data.eq(req.data[:24]),
                              wp.en.eq(lane_hit & (region == Region.ACC))]
 
+        # The pointer table and the synapse memory are single-port memories:
+        # config writes happen only in RUN with the event pipeline empty and
+        # no event being taken (config pre-empts events), so no read is
+        # issued while one is written, and read and write share one address.
+        # On the iCE40UP5K (synth_ice40 -spram) both become SB_SPRAM256KA.
+        ptr_addr = Signal(range(A), name="ptr_addr")
+        syn_addr = Signal(range(SR), name="syn_addr")
         m.d.comb += [
-            ptr_rp.addr.eq(Mux(accept_event, inp.axon, offset)),
+            ptr_addr.eq(Mux(accept_event, inp.axon, offset)),
+            ptr_rp.addr.eq(ptr_addr),
             ptr_rp.en.eq(accept_event | (cfg_rd & (region == Region.PTR))),
-            ptr_wp.addr.eq(offset), ptr_wp.data.eq(req.data),
+            ptr_wp.addr.eq(ptr_addr), ptr_wp.data.eq(req.data),
             ptr_wp.en.eq(cfg_wr & (region == Region.PTR)),
-            syn_rp.addr.eq(Mux(issue_row, rg_row, index)),
+            syn_addr.eq(Mux(issue_row, rg_row, index)),
+            syn_rp.addr.eq(syn_addr),
             syn_rp.en.eq(issue_row | (cfg_rd & (region == Region.SYN))),
-            syn_wp.addr.eq(index),
+            syn_wp.addr.eq(syn_addr),
             syn_wp.data.eq(Cat(*([req.data[:8], req.data[8:8 + GB], req.data[31]] * NL))),
         ]
         for j in range(NL):
