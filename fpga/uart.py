@@ -4,7 +4,7 @@ The host port is a stream of ``flit_width``-bit words (a packet is a head
 word and its data words, sw_model/chip_map.py). On the wire each word is
 ``ceil(flit_width / 8)`` bytes, least significant first, in both
 directions. A UART cannot push back, so received words wait in a FIFO in
-front of the chip; a byte that finds the FIFO full is dropped and counted
+front of the chip; a word that finds the FIFO full is dropped and counted
 (``overruns``), and a word left incomplete for ``resync`` bit times is
 discarded, so a host that restarts mid-word finds the bridge aligned again.
 """
@@ -97,10 +97,20 @@ class UARTTx(wiring.Component):
 
 class HostUart(wiring.Component):
     """UART pins <-> the chip's host port (``o_word`` into the chip's
-    ``i_host``, ``i_word`` from its ``o_host``)."""
+    ``i_host``, ``i_word`` from its ``o_host``).
 
-    def __init__(self, flit_width, divisor, rx_fifo_words=256, resync_bits=40):
+    Received words wait in a FIFO of bytes (8 bits wide, so one iCE40 block
+    RAM holds 127 words of 4 bytes, where a FIFO of 32-bit words takes two):
+    a word is written into it, byte by byte, once it is complete and the
+    FIFO has room for all of it (otherwise it is dropped and counted in
+    ``overruns``), and read out of it byte by byte into the word register
+    that ``o_word`` offers. Up to ``rx_fifo_words`` words wait (one of them
+    in the word register). A word takes ``nbytes`` cycles to go in or out,
+    far less than the ``10 * nbytes * divisor`` it takes on the wire."""
+
+    def __init__(self, flit_width, divisor, rx_fifo_words=128, resync_bits=40):
         _check(self, "divisor", divisor, 4)
+        _check(self, "rx_fifo_words", rx_fifo_words, 2)
         self.fw, self.divisor = flit_width, divisor
         self.nbytes = -(-flit_width // 8)
         self.rx_fifo_words, self.resync = rx_fifo_words, resync_bits * divisor
@@ -114,24 +124,29 @@ class HostUart(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         B = self.nbytes
+        depth = (self.rx_fifo_words - 1) * B          # the word register holds one more word
         m.submodules.urx = urx = UARTRx(self.divisor)
         m.submodules.utx = utx = UARTTx(self.divisor)
-        m.submodules.words = words = fifo.SyncFIFOBuffered(width=self.fw, depth=self.rx_fifo_words)
+        m.submodules.bytes = fbytes = fifo.SyncFIFOBuffered(width=8, depth=depth)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.frame_errors.eq(urx.frame_errors)]
 
-        # ---- bytes in -> words ------------------------------------------------
+        # ---- bytes in -> words -> the FIFO, byte by byte --------------------------
         acc = Signal(8 * B)
         got = Signal(range(B + 1))
         idle = Signal(range(self.resync + 1))
-        m.d.comb += [words.w_data.eq(acc[:self.fw]), self.o_word.valid.eq(words.r_rdy),
-                     self.o_word.payload.eq(words.r_data), words.r_en.eq(self.o_word.ready)]
+        push = Signal(8 * B)          # the word being written into the FIFO
+        to_push = Signal(range(B + 1))
+        m.d.comb += [fbytes.w_data.eq(push[:8]), fbytes.w_en.eq(to_push != 0)]
+        with m.If(to_push != 0):
+            m.d.sync += [push.eq(push >> 8), to_push.eq(to_push - 1)]
         with m.If(urx.o.valid):
             m.d.sync += [acc.eq(Cat(acc[8:], urx.o.payload)), idle.eq(0)]
             with m.If(got == B - 1):
                 m.d.sync += got.eq(0)
-                m.d.comb += words.w_data.eq(Cat(acc[8:], urx.o.payload)[:self.fw])
-                with m.If(words.w_rdy):
-                    m.d.comb += words.w_en.eq(1)
+                # The next byte is 10 * divisor >= 40 cycles away, so the
+                # previous word has long gone in (B <= 16).
+                with m.If(fbytes.level <= depth - B):
+                    m.d.sync += [push.eq(Cat(acc[8:], urx.o.payload)), to_push.eq(B)]
                 with m.Elif(self.overruns != 0xFFFF):
                     m.d.sync += self.overruns.eq(self.overruns + 1)
             with m.Else():
@@ -142,6 +157,16 @@ class HostUart(wiring.Component):
                 m.d.sync += [got.eq(0), idle.eq(0)]
             with m.Else():
                 m.d.sync += idle.eq(idle + 1)
+
+        # ---- the FIFO -> the word register -> o_word -----------------------------
+        word = Signal(8 * B)
+        have = Signal(range(B + 1))   # bytes of the word register filled
+        m.d.comb += [self.o_word.valid.eq(have == B), self.o_word.payload.eq(word[:self.fw]),
+                     fbytes.r_en.eq(have != B)]
+        with m.If(fbytes.r_en & fbytes.r_rdy):
+            m.d.sync += [word.eq(Cat(word[8:], fbytes.r_data)), have.eq(have + 1)]
+        with m.If(self.o_word.valid & self.o_word.ready):
+            m.d.sync += have.eq(0)
 
         # ---- words out -> bytes ---------------------------------------------
         out = Signal(8 * B)

@@ -119,7 +119,7 @@ def test_half_word_is_dropped_after_idle_and_overruns_counted():
         await ctx.tick().repeat(4 * D)
         assert ctx.get(dut.overruns) == 2                        # the FIFO holds 4 words
         ctx.set(dut.o_word.ready, 1)
-        for _ in range(10):
+        for _ in range(40):                                      # a word leaves the FIFO in 4 cycles
             if ctx.get(dut.o_word.valid):
                 got.append(ctx.get(dut.o_word.payload))
             await ctx.tick()
