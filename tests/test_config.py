@@ -18,7 +18,7 @@ def test_shipped_configs_load(path):
 
 def test_default_and_by_name():
     assert load_config().left == LeftConfig()
-    assert load_config("tiny").left.rows == 2
+    assert load_config("tiny").left.rows == 1
 
 
 @pytest.mark.parametrize("section,expect", [
