@@ -146,3 +146,35 @@ def test_cli_bad_config_value(tmp_path):
 def test_cli_needs_a_board():
     proc = run_cli()
     assert proc.returncode == 2 and "one of the arguments --board --all is required" in proc.stderr
+
+
+def _right_core_il(platform):
+    from amaranth.back import rtlil
+
+    from rtl.right.core import RightCore
+    return rtlil.convert(RightCore(load_config("tiny").right), name="rc", platform=platform)
+
+
+def test_right_core_marks_single_port_memories_for_spram_on_up5k_only():
+    """On the iCE40UP5K the right core's pointer table and synapse memory
+    are marked for SPRAM, and the build script drops exactly their zero
+    initial values (yosys maps no initialised memory to SPRAM); elsewhere
+    (no platform: simulation, ECP5) nothing is marked."""
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    il = _right_core_il(ICEBreakerPlatform())
+    assert il.count('attribute \\ram_style "huge"') == 2
+    stripped = build.strip_huge_init(il)
+    memids = lambda text: sorted(__import__("re").findall(r'cell \$meminit_v2 \S+\n    parameter \\MEMID "\\\\(\S+)"',
+                                                          text))
+    assert set(memids(il)) - set(memids(stripped)) == {"ptr", "syn"}
+    assert "ram_style" not in _right_core_il(None)
+    assert build.strip_huge_init(_right_core_il(None)) == _right_core_il(None)
+
+
+def test_strip_huge_init_keeps_a_nonzero_init():
+    il = ("module \\m\n  attribute \\ram_style \"huge\"\n  memory width 2 size 2 \\a\n"
+          "  cell $meminit_v2 $1\n    parameter \\MEMID \"\\\\a\"\n    connect \\DATA 4'0100\n  end\nend\n")
+    assert build.strip_huge_init(il) == il
+    zero = il.replace("4'0100", "4'0000")
+    assert "$meminit_v2" not in build.strip_huge_init(zero)
