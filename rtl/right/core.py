@@ -87,9 +87,12 @@ class RightCore(wiring.Component):
 
         p0_mem = lane_mems("param0_", lay.param0)
         p1_mem = lane_mems("param1_", lay.param1)
-        u_mem = lane_mems("u_", U_SHAPE)
+        # u and the refractory counter share one memory (read and written
+        # together by the update): u in bits 0..24, the counter in 28..31, in
+        # 4-bit write lanes, so a config write of one leaves the other. On
+        # the iCE40 that is 2 block RAMs per lane instead of 3.
+        uref_mem = lane_mems("uref_", unsigned(32))
         v_mem = lane_mems("v_", V_SHAPE)
-        ref_mem = lane_mems("ref_", unsigned(4))
         acc_mem = lane_mems("acc_", ACC_SHAPE)
         # On an iCE40 with SPRAM (the UP5K) the pointer table and the synapse
         # memory go to SB_SPRAM256KA (yosys would pick block RAM by cost):
@@ -106,7 +109,10 @@ class RightCore(wiring.Component):
                 out.append((rp, wp))
             return out
 
-        p0_p, p1_p, u_p, v_p, ref_p = (ports(x) for x in (p0_mem, p1_mem, u_mem, v_mem, ref_mem))
+        p0_p, p1_p, v_p = (ports(x) for x in (p0_mem, p1_mem, v_mem))
+        uref_p = [(mem.read_port(), mem.write_port(granularity=4)) for mem in uref_mem]
+        u_data = [rp.data[:25].as_signed() for rp, _ in uref_p]
+        ref_data = [rp.data[28:32] for rp, _ in uref_p]
         acc_p = ports(acc_mem, transparent=True)
         ptr_wp = ptr_mem.write_port()
         ptr_rp = ptr_mem.read_port()
@@ -196,7 +202,7 @@ class RightCore(wiring.Component):
             lanes.append(lane)
             active = (u1_group * NL + j) < cfg.neurons
             m.d.comb += [
-                lane.u.eq(u_p[j][0].data), lane.v.eq(v_p[j][0].data), lane.ref.eq(ref_p[j][0].data),
+                lane.u.eq(u_data[j]), lane.v.eq(v_p[j][0].data), lane.ref.eq(ref_data[j]),
                 lane.acc.eq(acc_p[j][0].data), lane.p0.eq(p0_p[j][0].data), lane.p1.eq(p1_p[j][0].data),
                 lane.active.eq(active),
             ]
@@ -260,20 +266,27 @@ class RightCore(wiring.Component):
             lane_hit = cfg_wr & (lane_sel == j)
             for reg_ports, reg_region, value in (
                     (p0_p, Region.PARAM0, req.data[:31]), (p1_p, Region.PARAM1, req.data[:30]),
-                    (u_p, Region.U, req.data[:25]), (v_p, Region.V, req.data[:24]),
-                    (ref_p, Region.REF, req.data[:4])):
+                    (v_p, Region.V, req.data[:24])):
                 rp, wp = reg_ports[j]
                 m.d.comb += [rp.addr.eq(Mux(in_update, ug, cfg_idx)),
                              rp.en.eq(upd_read | (cfg_rd & (region == reg_region)))]
-                if reg_region in (Region.U, Region.V, Region.REF):
-                    lane_out = {Region.U: lanes[j].u_next, Region.V: lanes[j].v_next,
-                                Region.REF: lanes[j].ref_next}[reg_region]
+                if reg_region == Region.V:
                     m.d.comb += [wp.addr.eq(Mux(in_update, uw_group, cfg_idx)),
-                                 wp.data.eq(Mux(in_update, lane_out, value)),
+                                 wp.data.eq(Mux(in_update, lanes[j].v_next, value)),
                                  wp.en.eq(Mux(in_update, uw_valid, lane_hit & (region == reg_region)))]
                 else:
                     m.d.comb += [wp.addr.eq(cfg_idx), wp.data.eq(value),
                                  wp.en.eq(lane_hit & (region == reg_region))]
+            rp, wp = uref_p[j]
+            cfg_u, cfg_ref = lane_hit & (region == Region.U), lane_hit & (region == Region.REF)
+            m.d.comb += [
+                rp.addr.eq(Mux(in_update, ug, cfg_idx)),
+                rp.en.eq(upd_read | (cfg_rd & ((region == Region.U) | (region == Region.REF)))),
+                wp.addr.eq(Mux(in_update, uw_group, cfg_idx)),
+                wp.data.eq(Mux(in_update, Cat(lanes[j].u_next, Const(0, 3), lanes[j].ref_next),
+                               Cat(req.data[:25], Const(0, 3), req.data[:4]))),
+                wp.en.eq(Mux(in_update, uw_valid.replicate(8), Cat(cfg_u.replicate(7), cfg_ref))),
+            ]
             # Accumulators: integrate reads a row's target groups and writes
             # the sums; the update reads them and clears them behind itself.
             rp, wp = acc_p[j]
@@ -316,9 +329,11 @@ class RightCore(wiring.Component):
 
         # Read responses: one cycle after the request, from the addressed memory.
         def lane_mux(port_list, signed_shape):
+            return lane_mux_of([Value.cast(rp.data) for rp, _ in port_list], signed_shape)
+
+        def lane_mux_of(words, signed_shape):
             val = Const(0, 32)
-            for j, (rp, _) in enumerate(port_list):
-                word = Value.cast(rp.data)
+            for j, word in enumerate(words):
                 val = Mux(rd_lane == j, word.as_signed() if signed_shape else word, val)
             return val
 
@@ -341,11 +356,11 @@ class RightCore(wiring.Component):
                 with m.Case(Region.PARAM1):
                     m.d.sync += resp_data.eq(lane_mux(p1_p, False))
                 with m.Case(Region.U):
-                    m.d.sync += resp_data.eq(lane_mux(u_p, True))
+                    m.d.sync += resp_data.eq(lane_mux_of(u_data, True))
                 with m.Case(Region.V):
                     m.d.sync += resp_data.eq(lane_mux(v_p, True))
                 with m.Case(Region.REF):
-                    m.d.sync += resp_data.eq(lane_mux(ref_p, False))
+                    m.d.sync += resp_data.eq(lane_mux_of(ref_data, False))
                 with m.Case(Region.ACC):
                     m.d.sync += resp_data.eq(lane_mux(acc_p, True))
                 with m.Default():
