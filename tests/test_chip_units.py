@@ -48,10 +48,12 @@ class EchoTile(wiring.Component):
         rvalid, rdata = Signal(), Signal(32)
         m.d.comb += [bus.ready.eq(~rvalid), wp.addr.eq(bus.payload.addr[:4]), wp.data.eq(bus.payload.data),
                      wp.en.eq(bus.valid & bus.ready & bus.payload.write), rp.addr.eq(bus.payload.addr[:4])]
+        # (An answer leaves on a handshake; a read arriving in the cycle the
+        # port is ready for an answer is not lost.)
+        with m.If(port.i_rdata.valid & port.i_rdata.ready):
+            m.d.sync += rvalid.eq(0)
         with m.If(bus.valid & bus.ready & ~bus.payload.write):
             m.d.sync += [rvalid.eq(1), rdata.eq(rp.data)]
-        with m.If(port.i_rdata.ready):
-            m.d.sync += rvalid.eq(0)
         m.d.comb += [port.i_rdata.valid.eq(rvalid), port.i_rdata.payload.eq(rdata)]
         # Echo paths.
         reg0 = Signal(32)

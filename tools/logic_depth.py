@@ -13,7 +13,7 @@ this takes seconds, so a pipelining change can be checked before a real run.
 The delay model is coarse on purpose (ECP5 speed 6, from nextpnr's critical
 path reports of this design): every net between slices costs ``--route`` ns
 (routing, the larger part of this design's paths), a LUT 0.4 ns, a carry step
-inside a chain 0.06 ns, a PFUMX/L6MUX 0.2 ns, a block RAM read 4.4 ns after the
+inside a chain 0.06 ns, a PFUMX/L6MUX 0.2 ns, a block RAM read 5.8 ns after the
 clock, an unregistered multiplier 4.5 ns, a distributed RAM read 0.6 ns. It
 ranks paths well; trust nextpnr for the figure.
 """
@@ -29,7 +29,7 @@ from collections import defaultdict
 
 LUT, CARRY_IN, CARRY_OUT, MUX = 0.4, 0.06, 0.45, 0.2
 FF_CLK_Q, FF_SETUP = 0.45, 0.1
-BRAM_CLK_Q, MULT_COMB, DPR_READ = 4.4, 4.5, 0.6
+BRAM_CLK_Q, MULT_COMB, DPR_READ = 5.8, 4.5, 0.6
 
 
 def _arcs(cell):

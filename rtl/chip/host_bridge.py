@@ -35,7 +35,7 @@ from ..callosum.layouts import PacketType, head_layout, link_layout
 from ..callosum.ni import NetworkInterface, tx_word
 from .arbiter import MessageArbiter
 
-SETTLE = 4   # cycles after a tick before quiet counts again (tiles register the tick)
+SETTLE = 4   # cycles after a tick before quiet counts again (tiles register the tick, the chip their busy flags)
 
 #: Packet types the host may send to each kind of tile, with their word-count rule.
 HOST_TYPES = {

@@ -78,10 +78,19 @@ class TilePort(wiring.Component):
         m.submodules.arb = arb = MessageArbiter(fw, 1 + self.senders)
         wiring.connect(m, wiring.flipped(self.i_flit), ni.i_flit)
         wiring.connect(m, ni.o_flit, wiring.flipped(self.o_flit))
-        wiring.connect(m, arb.o, ni.i_tx)
+        # The arbiter's grant (fed by the tile's senders) and the network
+        # interface's header packing are not one path either.
+        m.submodules.tx_slice = tx_slice = LinkSlice(tx_layout(fw))
+        wiring.connect(m, arb.o, tx_slice.i)
+        wiring.connect(m, tx_slice.o, ni.i_tx)
         for k in range(self.senders):
             wiring.connect(m, wiring.flipped(self.tx(k)), arb.input(k + 1))
-        resp = arb.input(0)
+        # Read responses reach the arbiter through a slice too: the decoder's
+        # state (behind the network interface) does not decide the arbiter's
+        # grant, and so the tile senders' ready, in the same cycle.
+        m.submodules.resp_slice = resp_slice = LinkSlice(tx_layout(fw))
+        wiring.connect(m, resp_slice.o, arb.input(0))
+        resp = resp_slice.i
 
         # The decoder drives the slices' inputs; the tile sees their outputs.
         slices = {}
@@ -195,6 +204,6 @@ class TilePort(wiring.Component):
         with m.If(done):
             m.d.sync += state.eq(IDLE)
 
-        m.d.comb += self.busy.eq((state != IDLE) | ni.o_rx.valid | arb.busy
+        m.d.comb += self.busy.eq((state != IDLE) | ni.o_rx.valid | arb.busy | tx_slice.busy | resp_slice.busy
                                 | slices["o_bus"].busy | slices["o_act"].busy | slices["o_spike"].busy)
         return m

@@ -54,10 +54,18 @@ class Chip(wiring.Component):
         W = cc.width
         m.submodules.mesh = mesh = Mesh(cc)
         m.submodules.bridge = bridge = HostBridge(cfg)
-        wiring.connect(m, wiring.flipped(self.i_host), bridge.i_host)
-        wiring.connect(m, bridge.o_host, wiring.flipped(self.o_host))
+        # The host port's words pass register slices both ways: the bridge's
+        # packet checks see registered words, and what drives o_host comes
+        # from a register (whatever the host side puts behind it).
+        fw = cc.flit_width
+        m.submodules.host_rx = hrx = LinkSlice(fw)
+        m.submodules.host_tx = htx = LinkSlice(fw)
+        wiring.connect(m, wiring.flipped(self.i_host), hrx.i)
+        wiring.connect(m, hrx.o, bridge.i_host)
+        wiring.connect(m, bridge.o_host, htx.i)
+        wiring.connect(m, htx.o, wiring.flipped(self.o_host))
         m.d.comb += [self.tick.eq(bridge.tick), self.running.eq(bridge.running), self.errors.eq(bridge.errors),
-                     self.net_errors.eq(mesh.errors), bridge.tile_busy.eq(self.busy)]
+                     self.net_errors.eq(mesh.errors)]
 
         # Each tile meets its router through a register slice each way, so no
         # combinational path runs router -> tile port -> router (arbitration,
@@ -106,5 +114,15 @@ class Chip(wiring.Component):
         # dropped (a per-cycle count: the error counters saturate).
         in_flight = Signal(16)
         m.d.sync += in_flight.eq(in_flight + _popcount(injected) - _popcount(delivered) - mesh.drops)
-        m.d.comb += [bridge.in_flight.eq(in_flight), bridge.flits_injected.eq(_popcount(flits))]
+        # The step controller sees the busy flags and the in-flight count of
+        # the previous cycle, both registered here: a tile's busy (an OR over
+        # its FIFOs, memories' outputs and state machines) is not one
+        # combinational path with the controller across the die. Sampled in
+        # the same cycle, the two still agree at every hand-over between a
+        # tile and the mesh; the controller's SETTLE window covers the extra
+        # cycle after a tick.
+        busy_r, in_flight_r = Signal.like(self.busy), Signal.like(in_flight)
+        m.d.sync += [busy_r.eq(self.busy), in_flight_r.eq(in_flight)]
+        m.d.comb += [bridge.tile_busy.eq(busy_r), bridge.in_flight.eq(in_flight_r),
+                     bridge.flits_injected.eq(_popcount(flits))]
         return m
