@@ -36,25 +36,11 @@ BLOCKS = ["right_core", "right_tile", "left_core", "left_tile", "host_bridge", "
 
 
 def block(name, cfg):
-    if name == "right_core":
-        from rtl.right.core import RightCore
-        return RightCore(cfg.right)
-    if name == "right_tile":
-        from rtl.chip.right_tile import RightTile
-        return RightTile(cfg, *cfg.chip.right[0])
-    if name == "left_core":
-        from rtl.left.core import LeftCore
-        return LeftCore(cfg.left)
-    if name == "left_tile":
-        from rtl.chip.left_tile import LeftTile
-        return LeftTile(cfg, *cfg.chip.left[0])
-    if name == "host_bridge":
-        from rtl.chip.host_bridge import HostBridge
-        return HostBridge(cfg)
-    if name == "router":
-        from rtl.callosum.router import Router
-        return Router(cfg.callosum, cfg.callosum.width // 2, 0)
-    raise ValueError(name)
+    """The block, as :mod:`tools.ooc_timing` builds it; the router is the
+    middle one of mesh row 0 (on the 3 x 1 tiny mesh, the one with both
+    neighbours)."""
+    from tools.ooc_timing import block as chip_block
+    return chip_block(name, cfg, router_at=(cfg.callosum.width // 2, 0))
 
 
 class Scan(Elaboratable):

