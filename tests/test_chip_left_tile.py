@@ -4,7 +4,8 @@ registers and stores back, then sends int8 vectors; every output vector must
 equal the golden layer (sw_model.left.gemm), under random idle and
 back-pressure on the flit ports, with several reduction and column tiles
 (K and N not multiples of the array), store words of 1..3 per row, vectors
-back to back, and refused accesses counted."""
+back to back, store reads and weight writes while a layer runs, and refused
+accesses counted."""
 
 import random
 
@@ -239,7 +240,12 @@ def test_left_tile_layer(rows, cols, K, N, patterns):
         stores = [(address(LeftBlock.WEIGHTS, i), lay.wwords[i]) for i in (1, 2, 3, len(lay.wwords) - 1)]
         stores += [(address(b, left_epi_offset(cols, ch)), lay.epi_store(b, ch))
                    for ch in (0, N - 1, 1) for b in (LeftBlock.BIAS, LeftBlock.MULT, LeftBlock.SHIFT)]
+        # The weight store is single-port: weight writes during the layer (of
+        # the values already there, so the layer's result stays the same)
+        # take its port from the feeder for a cycle each.
+        rewrite = packet(PacketType.WEIGHTS, [address(LeftBlock.WEIGHTS, 0)] + lay.wwords[:14])
         mid = [packet(PacketType.CONFIG_WRITE, [reg(LeftReg.EPI), epi2, reg(LeftReg.DEST), node_word(*dest2)]),
+               rewrite,
                packet(PacketType.CONFIG_READ, [reg(LeftReg.EPI), reg(LeftReg.DEST)] + [a for a, _ in stores])]
         want_mid = (epi2, node_word(*dest2)) + tuple(v for _, v in stores)
         at = starts[3]
@@ -340,3 +346,24 @@ def test_divmod_const(d):
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_weight_store_marked_for_spram_on_up5k_only():
+    """On the iCE40UP5K the weight store (single-port) is marked for SPRAM;
+    nothing else of the tile is, and nothing at all without a platform
+    (simulation) or on other FPGAs."""
+    import re
+
+    from amaranth.back import rtlil
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    from rtl.config import load_config
+
+    cfg = load_config("tiny")
+
+    def huge(platform):
+        il = rtlil.convert(LeftTile(cfg, 1, 0), name="lt", platform=platform)
+        return re.findall(r'attribute \\ram_style "huge"\n\s+memory \S+ \S+ \S+ \S+ \\(\S+)', il)
+
+    assert huge(ICEBreakerPlatform()) == ["weights"]
+    assert huge(None) == []

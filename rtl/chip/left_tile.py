@@ -27,7 +27,9 @@ K, N, EPI and DEST are latched when a layer starts, so register writes
 during a layer take effect with the next vector. Bus accesses never wait on
 the layer (a CONFIG_READ holds the port's sender while it is answered, and
 the layer's output needs that sender): a bus read takes a store's read port
-for one cycle and the feeder on that port simply skips that cycle.
+for one cycle and the feeder on that port simply skips that cycle. The
+weight store is single-port (SPRAM on the iCE40UP5K), so a bus write to it
+takes its port for a cycle in the same way.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -41,6 +43,7 @@ from sw_model.chip_map import (BLOCK_SHIFT, ELEMENTS_PER_WORD, LeftBlock, LeftRe
 
 from ..callosum.layouts import link_layout
 from ..left.core import LeftCore
+from ..right.core import _has_spram
 from ..left.layouts import OutMode
 from .tile_port import TilePort
 from .vector_tx import VectorSender
@@ -185,13 +188,20 @@ class LeftTile(wiring.Component):
         # ---- stores ------------------------------------------------------------
         # Every store has one write port (the bus) and one read port, shared
         # by bus reads (first) and the layer's feeder.
-        def store(name, shape, depth, granularity=None):
-            mem = Memory(shape=shape, depth=depth, init=[])
+        def store(name, shape, depth, granularity=None, attrs=None):
+            mem = Memory(shape=shape, depth=depth, init=[], attrs=attrs)
             m.submodules[name] = mem
             wp = mem.write_port(granularity=granularity)
             return wp, mem.read_port()
 
-        w_wp, w_rp = store("weights", L.weights, lc.weight_rows, granularity=1)
+        # The weight store is the tile's largest memory (4096 x 8 on tiny: 8
+        # block RAMs on the iCE40). It is used as a single-port memory (one
+        # address for both ports, no read in a cycle that writes; see the
+        # weight feeder below), so on an iCE40 with SPRAM (the UP5K) it is
+        # marked for SB_SPRAM256KA, which yosys maps only single-port
+        # memories to. Elsewhere it stays ordinary block RAM.
+        huge = {"ram_style": "huge"} if _has_spram(platform) else None
+        w_wp, w_rp = store("weights", L.weights, lc.weight_rows, granularity=1, attrs=huge)
         b_wp, b_rp = store("bias", L.epi.members["bias"], epi_tiles, granularity=1)
         k_wp, k_rp = store("mult", L.epi.members["multiplier"], epi_tiles, granularity=1)
         s_wp, s_rp = store("shift", L.epi.members["shift"], epi_tiles, granularity=1)
@@ -246,8 +256,7 @@ class LeftTile(wiring.Component):
 
         # Store writes: a weight word fills lanes 4w..4w+3 of its row; an
         # epilogue word fills one column of its tile.
-        m.d.comb += [w_wp.addr.eq(w_row), b_wp.addr.eq(e_tile), k_wp.addr.eq(e_tile),
-                     s_wp.addr.eq(e_tile)]
+        m.d.comb += [b_wp.addr.eq(e_tile), k_wp.addr.eq(e_tile), s_wp.addr.eq(e_tile)]
         for c in range(C):
             lane = c % ELEMENTS_PER_WORD
             m.d.comb += [
@@ -381,8 +390,19 @@ class LeftTile(wiring.Component):
         w_addr = Signal(range(max(lc.weight_rows, 2)))
         w_k = Signal(range(max(lc.max_k, 2)))
         w_n0 = Signal(range(lc.max_n + C))
-        m.d.comb += [w_feed.more.eq(w_on & ~bus_rd_w), w_feed.rdata.eq(w_rp.data),
-                     w_rp.addr.eq(Mux(bus_rd_w, w_row, w_addr)), w_rp.en.eq(bus_rd_w | w_feed.issue)]
+        # The weight store is single-port: any bus access to it (a write as
+        # well as a read) takes the port's one address for the cycle and the
+        # feeder skips that cycle, so no read is issued while it is written.
+        # (The feeder never issues while the bus has the port; the read
+        # enable is gated with the bus write all the same, so that yosys,
+        # which needs to prove that read and write never meet before it maps
+        # the store to SPRAM, sees it here and not through the feeder.)
+        bus_w, bus_wr_w = acc & w_hit, wr & w_hit
+        w_port_addr = Signal(range(max(lc.weight_rows, 2)))
+        m.d.comb += [w_port_addr.eq(Mux(bus_w, w_row, w_addr)),
+                     w_feed.more.eq(w_on & ~bus_w), w_feed.rdata.eq(w_rp.data),
+                     w_wp.addr.eq(w_port_addr), w_rp.addr.eq(w_port_addr),
+                     w_rp.en.eq((bus_rd_w | w_feed.issue) & ~bus_wr_w)]
         with m.If(w_feed.issue):
             m.d.sync += w_addr.eq(w_addr + 1)
             with m.If(w_k == l_k - 1):
