@@ -212,13 +212,17 @@ class Bench:
             assert n < limit, "the tile never went quiet"
         return n
 
-    async def tick(self, ctx, *packets):
+    async def tick(self, ctx, *packets, late=(), delay=0):
         """One step: the tick, then ``packets`` (they arrive while the tile
-        is still encoding), then the wait for quiet."""
+        is still encoding), ``delay`` cycles later the ``late`` packets,
+        then the wait for quiet."""
         self.step += 1
         await self.cycle(ctx, tick=1)
         self.send(*packets)
-        self.step_cycles.append(1 + await self.settle(ctx))
+        for _ in range(delay):
+            await self.cycle(ctx)
+        self.send(*late)
+        self.step_cycles.append(1 + delay + await self.settle(ctx))
 
     def take(self, ptype):
         """Remove and return the host packets of one type: [(step, packet)]."""
@@ -227,9 +231,12 @@ class Bench:
         return hits
 
 
-def run_tile(cfg, nw, idle, bp, window, count_n, steps, seed, foreign=True):
+def run_tile(cfg, nw, idle, bp, window, count_n, steps, seed, foreign=True, table_reads=True):
     """Load ``nw`` into a tile, run ``steps`` steps, read back; with
-    ``foreign``, spikes from another tile arrive too."""
+    ``foreign``, spikes from another tile arrive too; with ``table_reads``,
+    the host reads output table entries during every step, at a different
+    point of the step each time (a table's one read port is shared by
+    those reads and the output walker)."""
     rc = cfg.right
     N = rc.neurons
     host_spikes = [3, REC_BASE + 1, 7, 31] if foreign else []    # before step 0
@@ -243,7 +250,7 @@ def run_tile(cfg, nw, idle, bp, window, count_n, steps, seed, foreign=True):
     dut = RightTile(cfg, *TILE)
     rng = random.Random(seed)
     bench = Bench(dut, rng, idle, bp)
-    results = {}
+    results = {"table_reads": []}
 
     core = lambda a: address(RightBlock.CORE, a)           # noqa: E731
     reg = lambda r: address(RightBlock.TILE_REGS, r)       # noqa: E731
@@ -279,7 +286,16 @@ def run_tile(cfg, nw, idle, bp, window, count_n, steps, seed, foreign=True):
                    *[packet(PacketType.SPIKE, payload=a, src=(0, 1)) for a in host_spikes])
         await bench.settle(ctx)
         for t in range(steps):
-            await bench.tick(ctx, *[packet(PacketType.SPIKE, payload=a, src=(0, 1)) for a in others[t]])
+            late, delay = [], 0
+            if table_reads:
+                rows = [(ptr(n), nw.ptr[n]) for n in orng.choices(range(N), k=4)]
+                rows += [(dest(e), nw.dest[e]) for e in orng.choices(range(len(nw.dest)), k=6)]
+                orng.shuffle(rows)
+                late = read_packets([a for a, _ in rows])
+                results["table_reads"].append(tuple(w for _, w in rows))
+                delay = orng.randrange(10, 80)
+            await bench.tick(ctx, *[packet(PacketType.SPIKE, payload=a, src=(0, 1)) for a in others[t]],
+                             late=late, delay=delay)
         # Final readback: counters, the core's step count and every neuron's v.
         bench.send(*read_packets(
             [reg(RightReg.SPIKES_SENT), reg(RightReg.SPIKES_RECEIVED), reg(RightReg.ERRORS),
@@ -333,7 +349,10 @@ def check_run(cfg, nw, bench, results, golden, window, count_n, steps):
 
     # Read responses, in order.
     reads = [p.words for _, p in bench.take(PacketType.READ_RESPONSE)]
-    assert len(reads) == 1 + 1 + 2
+    mid = results["table_reads"]
+    assert len(reads) == 1 + 1 + len(mid) + 2
+    assert reads[2:2 + len(mid)] == mid, "table reads during the steps"
+    reads = reads[:2] + reads[2 + len(mid):]
     assert reads[0] == (NodeKind.RIGHT,)
     assert reads[1] == (NodeKind.RIGHT, window, node_word(*HOST), count_n, nw.ptr[3], nw.ptr[N - 1],
                         nw.dest[-1], rs.ID_WORD, N | (rc.lanes << 16), nw.wexp, 0, 0, 0, 2 + 2 + 3)

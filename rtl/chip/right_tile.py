@@ -112,10 +112,14 @@ class RightTile(wiring.Component):
         m.submodules.spike_buf = buf = fifo.SyncFIFOBuffered(width=id_bits, depth=N + 1)
         m.submodules.out_ptr = out_ptr = Memory(shape=OUT_PTR, depth=N, init=[])
         m.submodules.out_dest = out_dest = Memory(shape=OUT_DEST, depth=E, init=[])
-        # The bus has read ports of its own, so a read of the table never
-        # waits for the walker (which may be waiting for the network).
-        ptr_wp, ptr_rp, ptr_brp = out_ptr.write_port(), out_ptr.read_port(), out_ptr.read_port()
-        dest_wp, dest_rp, dest_brp = out_dest.write_port(), out_dest.read_port(), out_dest.read_port()
+        # One read port per table, shared by the walker and bus reads (a
+        # second read port would make yosys duplicate the memory: 4 more
+        # block RAMs on the iCE40). A bus read never waits for the walker
+        # (which may be waiting for the network, and the network for this
+        # tile's input): it takes the port for a cycle, and the walker puts
+        # back what it held there (see the walker).
+        ptr_wp, ptr_rp = out_ptr.write_port(), out_ptr.read_port()
+        dest_wp, dest_rp = out_dest.write_port(), out_dest.read_port()
 
         wiring.connect(m, wiring.flipped(self.i_flit), port.i_flit)
         wiring.connect(m, port.o_flit, wiring.flipped(self.o_flit))
@@ -138,10 +142,10 @@ class RightTile(wiring.Component):
         for_core = (block == RightBlock.CORE) & (offset < CORE_SPAN)
         rvalid = Signal()             # a local read's answer is on i_rdata
         core_rd = Signal()            # a core read's answer is awaited from o_cfg
-        rsrc = Signal(2)              # which source answers the local read
-        REG_SRC, PTR_SRC, DEST_SRC = range(3)
+        tbl_rd = Signal()             # a table read's data is on its read port
+        tbl_ptr = Signal()            # ... of OUT_PTR (else OUT_DEST)
         rdata = Signal(32)
-        free = ~rvalid & ~core_rd     # one read in flight at a time keeps answers in order
+        free = ~rvalid & ~core_rd & ~tbl_rd    # one read in flight at a time keeps answers in order
 
         m.d.comb += [
             core.i_cfg.valid.eq(bus.valid & free & for_core),
@@ -178,24 +182,28 @@ class RightTile(wiring.Component):
         m.d.comb += [
             ptr_wp.addr.eq(offset), ptr_wp.data.eq(req.data), ptr_wp.en.eq(wr & is_ptr),
             dest_wp.addr.eq(offset), dest_wp.data.eq(req.data[:19]), dest_wp.en.eq(wr & is_dest),
-            # The bus read ports read only on a taken read, so their data
-            # holds while the answer waits on i_rdata.
-            ptr_brp.addr.eq(offset), ptr_brp.en.eq(local & rd & is_ptr),
-            dest_brp.addr.eq(offset), dest_brp.en.eq(local & rd & is_dest),
         ]
+        # Bus reads of the tables: they take the read port this cycle (the
+        # walker's port use below), and the data is copied into rdata the
+        # next, since the walker may use the port again right after.
+        bus_ptr_rd = local & rd & is_ptr
+        bus_dest_rd = local & rd & is_dest
         reg_values = {
             RightReg.KIND: int(NodeKind.RIGHT), RightReg.WINDOW: window, RightReg.COUNT_DEST: count_dest,
             RightReg.COUNT_N: count_n, RightReg.ERRORS: Mux(errors > 0xFFFF, 0xFFFF, errors),
             RightReg.SPIKES_SENT: spikes_sent, RightReg.SPIKES_RECEIVED: spikes_received,
         }
         with m.If(local & rd):
-            m.d.sync += [rvalid.eq(1), rsrc.eq(Mux(is_ptr, PTR_SRC, Mux(is_dest, DEST_SRC, REG_SRC))),
+            m.d.sync += [rvalid.eq(~is_ptr & ~is_dest), tbl_rd.eq(is_ptr | is_dest), tbl_ptr.eq(is_ptr),
                          rdata.eq(0)]
             with m.If(is_reg):
                 with m.Switch(offset):
                     for k, val in reg_values.items():
                         with m.Case(k):
                             m.d.sync += rdata.eq(val)
+        with m.If(tbl_rd):
+            m.d.sync += [rvalid.eq(1), tbl_rd.eq(0),
+                         rdata.eq(Mux(tbl_ptr, ptr_rp.data.as_value(), dest_rp.data.as_value()))]
 
         with m.If(core_rd):
             m.d.comb += [port.i_rdata.valid.eq(core.o_cfg.valid), port.i_rdata.payload.eq(core.o_cfg.payload),
@@ -203,9 +211,7 @@ class RightTile(wiring.Component):
             with m.If(core.o_cfg.valid & port.i_rdata.ready):
                 m.d.sync += core_rd.eq(0)
         with m.Else():
-            m.d.comb += [port.i_rdata.valid.eq(rvalid),
-                         port.i_rdata.payload.eq(Mux(rsrc == PTR_SRC, ptr_brp.data.as_value(),
-                                                     Mux(rsrc == DEST_SRC, dest_brp.data.as_value(), rdata)))]
+            m.d.comb += [port.i_rdata.valid.eq(rvalid), port.i_rdata.payload.eq(rdata)]
             with m.If(rvalid & port.i_rdata.ready):
                 m.d.sync += rvalid.eq(0)
 
@@ -268,32 +274,59 @@ class RightTile(wiring.Component):
         # ---- output table walker ---------------------------------------------------
         # pop id -> OUT_PTR read -> (base, count) -> OUT_DEST read per entry
         # -> SPIKE packet; each stage moves while the next can take it.
+        #
+        # A bus read of a table takes its read port for one cycle (the walker
+        # does not read in that cycle) and overwrites the port's data, which
+        # the walker may still hold:
+        # * OUT_PTR: the popped neuron's (base, count), until loaded. The
+        #   walker reads its row again the next cycle (p_again, from p_row)
+        #   and does not load until it is back.
+        # * OUT_DEST: the entry offered on tx, which must not change or
+        #   drop until taken; it is copied into d_hold in the bus read's
+        #   cycle (its data is still on the port then) and offered from there.
         tx = port.tx(1)
         p_valid = Signal()            # ptr_rp.data holds the popped neuron's (base, count)
+        p_again = Signal()            # ... once it has been read again (a bus read took the port)
+        p_row = Signal(id_bits)       # the popped neuron
         cur = Signal(16)              # next OUT_DEST entry to read
         left = Signal(16)             # entries of the current neuron still to read
-        d_valid = Signal()            # dest_rp.data holds an entry to send
-        advance = ~d_valid | tx.ready
+        d_valid = Signal()            # an entry to send: on dest_rp.data, or in d_hold if d_held
+        d_held = Signal()
+        d_hold = Signal(OUT_DEST)
+        d_entry = Signal(OUT_DEST)
+        advance = (~d_valid | tx.ready) & ~bus_dest_rd
         issue = (left != 0) & advance
         in_table = cur < E
-        m.d.comb += [dest_rp.addr.eq(cur), dest_rp.en.eq(advance)]
+        m.d.comb += [dest_rp.addr.eq(Mux(bus_dest_rd, offset, cur)), dest_rp.en.eq(advance | bus_dest_rd),
+                     d_entry.eq(Mux(d_held, d_hold, dest_rp.data))]
         with m.If(advance):
-            m.d.sync += d_valid.eq(issue & in_table)
+            m.d.sync += [d_valid.eq(issue & in_table), d_held.eq(0)]
+        with m.Elif(bus_dest_rd):
+            with m.If(tx.ready):
+                # The entry leaves in the bus read's cycle: nothing to keep.
+                m.d.sync += [d_valid.eq(0), d_held.eq(0)]
+            with m.Elif(d_valid & ~d_held):
+                m.d.sync += [d_hold.eq(dest_rp.data), d_held.eq(1)]
         with m.If(issue):
             m.d.sync += [cur.eq(cur + 1), left.eq(left - 1)]
-        load = p_valid & ((left == 0) | ((left == 1) & issue))
+        load = p_valid & ~p_again & ((left == 0) | ((left == 1) & issue))
         with m.If(load):
             m.d.sync += [cur.eq(ptr_rp.data.base), left.eq(ptr_rp.data.count)]
-        pop = buf.r_rdy & (~p_valid | load)
-        m.d.comb += [buf.r_en.eq(pop), ptr_rp.addr.eq(buf.r_data), ptr_rp.en.eq(pop)]
+        pop = buf.r_rdy & (~p_valid | load) & ~bus_ptr_rd & ~p_again
+        m.d.comb += [buf.r_en.eq(pop),
+                     ptr_rp.addr.eq(Mux(bus_ptr_rd, offset, Mux(p_again, p_row, buf.r_data))),
+                     ptr_rp.en.eq(pop | p_again | bus_ptr_rd)]
         with m.If(pop):
-            m.d.sync += p_valid.eq(1)
+            m.d.sync += [p_valid.eq(1), p_row.eq(buf.r_data)]
         with m.Elif(load):
             m.d.sync += p_valid.eq(0)
+        # Bus reads are one at a time and a table read's next cycle is its
+        # copy into rdata, so p_again never meets another bus read.
+        m.d.sync += p_again.eq(bus_ptr_rd & p_valid & ~load)
         m.d.comb += [
             tx.valid.eq(d_valid),
-            tx.payload.eq(tx_word(self.cfg.callosum.flit_width, dest_rp.data.x, dest_rp.data.y, PacketType.SPIKE, 0,
-                                  dest_rp.data.axon)),
+            tx.payload.eq(tx_word(self.cfg.callosum.flit_width, d_entry.x, d_entry.y, PacketType.SPIKE, 0,
+                                  d_entry.axon)),
         ]
         _sat_inc(m, spikes_sent, tx.valid & tx.ready)
         # Refused accesses and table entries past the end of OUT_DEST (skipped).
@@ -305,5 +338,5 @@ class RightTile(wiring.Component):
             port.busy | vec.busy | core.busy | counter.busy | (phase != OPEN)
             | (spike_in.level != 0) | (buf.level != 0)
             | p_valid | (left != 0) | d_valid
-            | enc.o_event.valid | cin_slice.busy | rvalid | core_rd)
+            | enc.o_event.valid | cin_slice.busy | rvalid | tbl_rd | core_rd)
         return m
