@@ -179,7 +179,9 @@ class LeftTile(wiring.Component):
             self.cfg.callosum, self.x, self.y,
             accepts=["CONFIG_WRITE", "WEIGHTS", "CONFIG_READ", "ACTIVATION"], senders=1)
         m.submodules.vec = vec = VectorSender(self.cfg.callosum.flit_width)
-        m.submodules.core = core = LeftCore(lc)
+        # The tile only requantizes (int8 vectors out): a core without RAW
+        # output, whose output FIFO keeps 8 bits a lane.
+        m.submodules.core = core = LeftCore(lc, raw=False)
         L = core.layouts
         wiring.connect(m, wiring.flipped(self.i_flit), port.i_flit)
         wiring.connect(m, port.o_flit, wiring.flipped(self.o_flit))

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 from ..common.delay import delay, delay_line
 from .array import SystolicArray
 from .epilogue import Epilogue
-from .layouts import LeftLayouts
+from .layouts import LeftLayouts, OutMode
 
 
 class LeftCore(wiring.Component):
@@ -39,10 +39,17 @@ class LeftCore(wiring.Component):
     (activation rows), ``i_epi`` (epilogue parameters per column tile) in;
     ``o`` (output rows) out. Status: ``busy``, and ``errors`` counting
     refused commands (M outside 1..acc_depth, K or N zero).
+
+    ``raw=False`` makes a core that only requantizes (a user that never
+    asks for RAW output, such as the left tile): every ``i_epi`` beat is
+    taken as REQUANT, so each output lane is an int8 sign-extended to 32
+    bits, and the output FIFO keeps only its 8 bits (1 x 1 on the iCE40:
+    9 bits a row, one block RAM instead of three for 33). ``o`` is the same.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, raw=True):
         self.cfg = cfg
+        self.raw = raw
         self.layouts = L = LeftLayouts(cfg)
         super().__init__({
             "i_cmd": In(stream.Signature(L.cmd)),
@@ -66,8 +73,9 @@ class LeftCore(wiring.Component):
         # Tokens in flight between stage 0 and the FIFO's write port.
         in_flight = 1 + LAT + 1 + Epilogue.LATENCY
         fifo_depth = in_flight + 8
-        m.submodules.fifo = ofifo = fifo.SyncFIFOBuffered(
-            width=len(self.o.payload.as_value()), depth=fifo_depth)
+        # The FIFO's row: lanes of 32 bits (or 8 without RAW), then `last`.
+        lane_bits = 32 if self.raw else 8
+        m.submodules.fifo = ofifo = fifo.SyncFIFOBuffered(width=C * lane_bits + 1, depth=fifo_depth)
 
         adv = Signal()
         m.d.comb += [array.en.eq(adv), epi.en.eq(adv)]
@@ -198,23 +206,25 @@ class LeftCore(wiring.Component):
             epi.acc.eq(sum_a),
             epi.params.eq(self.i_epi.payload),
         ]
+        if not self.raw:
+            m.d.comb += epi.params.mode.eq(OutMode.REQUANT)
         e_valids = delay_line(m, out_token, Epilogue.LATENCY, adv, "e_valid")
         e_valid = e_valids[-1]
         m.d.comb += epi.s1_valid.eq(e_valids[1])
         e_last = delay(m, tag_a.last, Epilogue.LATENCY, adv, "e_last")
         e_nc = delay(m, tag_a.nc, Epilogue.LATENCY, adv, "e_nc")
 
-        out = Signal(self.layouts.out)
-        for c in range(C):
-            m.d.comb += out.data[c].eq(Mux(c < e_nc, epi.result[c], 0))
+        lanes = [Mux(c < e_nc, epi.result[c], 0)[:lane_bits] for c in range(C)]
+        r_lanes = [ofifo.r_data.word_select(c, lane_bits).as_signed() for c in range(C)]
         m.d.comb += [
-            out.last.eq(e_last),
-            ofifo.w_data.eq(out.as_value()),
+            ofifo.w_data.eq(Cat(*lanes, e_last)),
             ofifo.w_en.eq(adv & e_valid),
             self.o.valid.eq(ofifo.r_rdy),
-            self.o.payload.eq(ofifo.r_data),
+            self.o.payload.last.eq(ofifo.r_data[-1]),
             ofifo.r_en.eq(self.o.ready),
         ]
+        # (A REQUANT lane is an int8 sign-extended: its low 8 bits are all of it.)
+        m.d.comb += [self.o.payload.data[c].eq(r_lanes[c]) for c in range(C)]
 
         # ---- status ----------------------------------------------------------
         pipe_busy = Cat(*(t.valid for t in tags), *e_valids[1:])
