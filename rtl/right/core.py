@@ -138,13 +138,18 @@ class RightCore(wiring.Component):
         p_valid = Signal()                 # pointer read data is waiting
         rg_row = Signal(16)
         rg_left = Signal(17)
+        # rg_left == 0 and rg_left <= 1, kept as registers: they gate the
+        # event input's ready and the pointer read, so a 17-bit compare in
+        # front of them would sit on the path into the pointer memory.
+        rg_zero = Signal(init=1)
+        rg_le1 = Signal(init=1)
         s_valid = Signal()                 # synapse row read data is valid
         a_valid = Signal(NL)
         a_weight = [Signal(signed(8), name=f"a_weight{j}") for j in range(NL)]
         a_group = [Signal(GB, name=f"a_group{j}") for j in range(NL)]
-        pipe_empty = ~p_valid & (rg_left == 0) & ~s_valid & ~a_valid.any()
+        pipe_empty = ~p_valid & rg_zero & ~s_valid & ~a_valid.any()
 
-        take_p = p_valid & (rg_left <= 1)
+        take_p = p_valid & rg_le1
         inp = self.i_in.payload
         resp_valid = Signal()
         rd_pending = Signal()
@@ -162,14 +167,17 @@ class RightCore(wiring.Component):
         _sat_counter(m, errors, take_in & ~is_tick & ~in_range)
 
         with m.If(take_p):
-            m.d.sync += [rg_row.eq(ptr_rp.data.base), rg_left.eq(ptr_rp.data.rows)]
-        with m.Elif(rg_left != 0):
-            m.d.sync += [rg_row.eq(rg_row + 1), rg_left.eq(rg_left - 1)]
+            rows = ptr_rp.data.rows
+            m.d.sync += [rg_row.eq(ptr_rp.data.base), rg_left.eq(rows),
+                         rg_zero.eq(rows == 0), rg_le1.eq(rows <= 1)]
+        with m.Elif(~rg_zero):
+            m.d.sync += [rg_row.eq(rg_row + 1), rg_left.eq(rg_left - 1),
+                         rg_zero.eq(rg_le1), rg_le1.eq(rg_left <= 2)]
         with m.If(accept_event):
             m.d.sync += p_valid.eq(1)
         with m.Elif(take_p):
             m.d.sync += p_valid.eq(0)
-        issue_row = rg_left != 0
+        issue_row = ~rg_zero
         m.d.sync += s_valid.eq(issue_row)
 
         syn_entries = [data.View(lay.syn_entry, syn_rp.data[j * entry_w:(j + 1) * entry_w])
