@@ -180,10 +180,18 @@ class ChipConfig:
     host: tuple = (0, 0)
     left: tuple = ((0, 1),)
     right: tuple = ((1, 0), (1, 1))
+    # Register slices (two-entry skid buffers) between every tile and its
+    # router, on the host port and the bridge's link, and inside the tile
+    # ports (and before a right core's event input): they cut long
+    # combinational paths for a fast clock. False builds each as a plain
+    # wire (nothing in flight, a cycle less each way), for a slow clock on a
+    # small FPGA, where their flip-flops cost a logic cell each.
+    link_slices: bool = True
 
     SECTION = "chip"
 
     def __post_init__(self):
+        _check_bool(self.SECTION, "link_slices", self.link_slices)
         object.__setattr__(self, "host", _check_node("host", self.host))
         for key in ("left", "right"):
             nodes = getattr(self, key)

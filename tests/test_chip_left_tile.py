@@ -31,11 +31,12 @@ PATTERNS = {"free": (0.0, 0.0), "idle": (0.5, 0.0), "bp": (0.0, 0.6), "both": (0
 MAX_CYCLES = 40000
 
 
-def make_cfg(rows, cols, max_k=32, max_n=32, weight_rows=64):
+def make_cfg(rows, cols, max_k=32, max_n=32, weight_rows=64, slices=True):
     return HemiConfig.from_dict({
         "left": {"rows": rows, "cols": cols, "acc_depth": 16, "weight_rows": weight_rows,
                  "max_k": max_k, "max_n": max_n},
         "callosum": {"width": 2, "height": 2, "flit_width": 32},
+        "chip": {"link_slices": slices},
     })
 
 
@@ -217,13 +218,14 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("slices", [True, False], ids=["slices", "wires"])     # chip.link_slices
 @pytest.mark.parametrize("rows,cols,K,N,patterns", CASES)
-def test_left_tile_layer(rows, cols, K, N, patterns):
+def test_left_tile_layer(rows, cols, K, N, patterns, slices):
     for pattern in patterns:
         idle, bp = PATTERNS[pattern]
         seed = rows * 1000 + cols * 100 + K + N + list(PATTERNS).index(pattern)
         rng = np.random.default_rng(seed)
-        cfg = make_cfg(rows, cols)
+        cfg = make_cfg(rows, cols, slices=slices)
         lay = Layer(cfg, K, N, rng)
         load, refused_w = lay.load()
         reads, want_reads, refused_r = lay.readback(rng, errors=refused_w)

@@ -12,6 +12,7 @@ found (each failed before its fix):
 """
 
 import numpy as np
+import pytest
 
 from host import protocol as proto
 from host.compiler import compile_network, diff_results
@@ -67,12 +68,17 @@ def statuses(b, code):
     return [p for p in b.packets if p.ptype == T.STATUS and p.head_payload & 0xF == code]
 
 
-def test_tile_read_during_a_run_is_refused_and_the_run_completes():
+# Both with the chip's register slices and with them as wires (chip.link_slices).
+SLICES = pytest.mark.parametrize("slices", [True, False], ids=["slices", "wires"])
+
+
+@SLICES
+def test_tile_read_during_a_run_is_refused_and_the_run_completes(slices):
     tile = (1, 0)
     cfg = HemiConfig.from_dict({
         "right": {"neurons": 64, "axons": 64, "lanes": 4, "synapse_rows": 64, "output_entries": 64},
         "callosum": {"width": 2, "height": 1, "flit_width": 32, "fifo_depth": 2},
-        "chip": {"host": [0, 0], "left": [], "right": [[1, 0]]}}, name="regress-read")
+        "chip": {"host": [0, 0], "left": [], "right": [[1, 0]], "link_slices": slices}}, name="regress-read")
     N = cfg.right.neurons
     # Every neuron fires every step and sends its spike back to this tile.
     params = {"vth": np.zeros(N, dtype=np.int64), "bias_mant": np.full(N, 100)}
@@ -106,12 +112,13 @@ def _iaf(n):
             "refractory": np.zeros(n, dtype=np.int64)}
 
 
-def test_a_new_program_clears_stale_encoder_vectors():
+@SLICES
+def test_a_new_program_clears_stale_encoder_vectors(slices):
     K = 8
     cfg = HemiConfig.from_dict({
         "left": {"rows": 4, "cols": 4, "acc_depth": 16, "weight_rows": 256, "max_k": 64, "max_n": 32},
-        "right": {"neurons": 32, "axons": 64, "lanes": 2, "synapse_rows": 512, "output_entries": 256}},
-        name="regress-encoder")
+        "right": {"neurons": 32, "axons": 64, "lanes": 2, "synapse_rows": 512, "output_entries": 256},
+        "chip": {"link_slices": slices}}, name="regress-encoder")
 
     def dense():
         return Dense("d0", weights=np.full((K, K), 100), bias=np.full(K, 20000), multiplier=(1 << 31) - 1,

@@ -34,10 +34,11 @@ ENC_AXONS = 20            # the activation vector drives axons 0..19
 REC_BASE = ENC_AXONS      # recurrent spikes arrive on axons 20..31
 
 
-def make_cfg(lanes):
+def make_cfg(lanes, slices=True):
     return HemiConfig.from_dict({
         "right": {"neurons": 16, "axons": 32, "lanes": lanes, "synapse_rows": 128, "output_entries": 64},
         "callosum": {"width": 2, "height": 2, "flit_width": FW},
+        "chip": {"link_slices": slices},
     })
 
 
@@ -317,10 +318,11 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("slices", [True, False], ids=["slices", "wires"])     # chip.link_slices
 @pytest.mark.parametrize("lanes,idle,bp,window,count_n,steps", CASES)
-def test_right_tile_network(lanes, idle, bp, window, count_n, steps):
+def test_right_tile_network(lanes, idle, bp, window, count_n, steps, slices):
     seed = lanes * 1000 + window * 10 + steps
-    cfg = make_cfg(lanes)
+    cfg = make_cfg(lanes, slices)
     nw = Network(cfg, seed)
     bench, results, golden = run_tile(cfg, nw, idle, bp, window, count_n, steps, seed)
     ids, sent = golden[:2]
@@ -330,11 +332,12 @@ def test_right_tile_network(lanes, idle, bp, window, count_n, steps):
     print(f"cycles per step (tick to quiet): {bench.step_cycles}")
 
 
+@pytest.mark.parametrize("slices", [True, False], ids=["slices", "wires"])
 @pytest.mark.parametrize("neuron", [0, 15])
-def test_right_tile_lone_spike(neuron):
+def test_right_tile_lone_spike(neuron, slices):
     """One spike per step and nothing else: its packet must leave within
     its own step (busy held through the spike buffer and the table walk)."""
-    cfg = make_cfg(2)
+    cfg = make_cfg(2, slices)
     nw = Network.lone(cfg, neuron)
     bench, results, golden = run_tile(cfg, nw, 0.0, 0.0, 0, 16, 4, seed=neuron, foreign=False)
     assert golden[0] == [[neuron]] * 4

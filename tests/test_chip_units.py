@@ -27,8 +27,8 @@ class EchoTile(wiring.Component):
     sent back (re-packed) to the node in register 0, SPIKE axons come back
     as SPIKEs to that node with axon + 1."""
 
-    def __init__(self, cfg):
-        self.cfg = cfg
+    def __init__(self, cfg, slices=True):
+        self.cfg, self.slices = cfg, slices
         lay = link_layout(cfg.flit_width)
         super().__init__({"i_flit": In(stream.Signature(lay)), "o_flit": Out(stream.Signature(lay)),
                           "errors": Out(16), "busy": Out(1)})
@@ -36,7 +36,7 @@ class EchoTile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         accepts = ["CONFIG_WRITE", "WEIGHTS", "CONFIG_READ", "ACTIVATION", "SPIKE"]
-        m.submodules.port = port = TilePort(self.cfg, *NODE, accepts, senders=2)
+        m.submodules.port = port = TilePort(self.cfg, *NODE, accepts, senders=2, slices=self.slices)
         m.submodules.vec = vec = VectorSender(self.cfg.flit_width)
         m.submodules.regs = regs = Memory(shape=32, depth=16, init=[])
         wp, rp = regs.write_port(), regs.read_port(domain="comb")
@@ -121,13 +121,14 @@ def scenario(rng):
     return sends, reads, acts, spikes, bad
 
 
+@pytest.mark.parametrize("slices", [True, False], ids=["slices", "wires"])     # chip.link_slices
 @pytest.mark.parametrize("idle,bp", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.6), (0.4, 0.4)])
-def test_tile_port_echo(idle, bp):
+def test_tile_port_echo(idle, bp, slices):
     rng = random.Random(int(idle * 10 + bp * 100))
     cfg = CallosumConfig(width=2, height=2, flit_width=32)
     sends, reads, acts, spikes, bad = scenario(rng)
     flits = [f for p in sends for f in net.to_flits(p)]
-    dut = EchoTile(cfg)
+    dut = EchoTile(cfg, slices)
     got = []
 
     async def bench(ctx):

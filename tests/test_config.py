@@ -46,6 +46,14 @@ def test_local_check_is_a_bool(value):
     assert HemiConfig.from_dict({"callosum": {"local_check": False}}).callosum.local_check is False
 
 
+@pytest.mark.parametrize("value", [1, "false", 0])
+def test_link_slices_is_a_bool(value):
+    with pytest.raises(ConfigError, match=f"chip.link_slices = {value!r}: must be true or false"):
+        HemiConfig.from_dict({"chip": {"link_slices": value}})
+    assert HemiConfig().chip.link_slices is True
+    assert load_config("tiny").chip.link_slices is False
+
+
 def test_unknown_section():
     with pytest.raises(ConfigError, match=r"unknown section \[middle\]"):
         HemiConfig.from_dict({"middle": {}})

@@ -56,7 +56,7 @@ def test_spec_covers_every_config_field():
     """A new config field needs hostile coverage here too."""
     for section in SCALAR_SECTIONS:
         assert set(SPEC[section]) == set(ALL_KEYS[section]), section
-    assert set(ALL_KEYS["chip"]) == {"host", "left", "right"}
+    assert set(ALL_KEYS["chip"]) == {"host", "left", "right", "link_slices"}
     assert set(HemiConfig.SECTIONS) == set(SPEC) | {"chip"}
 
 
@@ -134,6 +134,8 @@ def valid_dicts(draw):
                 ChipConfig(**sub)
             except ConfigError:
                 sub = chip
+            if draw(st.booleans()):
+                sub = {**sub, "link_slices": draw(st.booleans())}
             data["chip"] = sub
         else:
             keys = draw(st.lists(st.sampled_from(list(SPEC[section])), unique=True))
@@ -170,6 +172,7 @@ def check_types(cfg):
                for n in nodes)
     assert len(set(nodes)) == len(nodes) and (chip.left or chip.right)
     assert type(chip.left) is tuple and type(chip.right) is tuple
+    assert type(chip.link_slices) is bool
 
 
 _TMP = Path(tempfile.mkdtemp(prefix="hemi_hostile_config_"))
@@ -190,7 +193,7 @@ def test_valid_configs_load_and_round_trip(data):
     for section, table in data.items():
         for key, value in table.items():
             got = getattr(getattr(cfg, section), key)
-            if section == "chip":
+            if section == "chip" and key != "link_slices":
                 value = tuple(value) if key == "host" else tuple(tuple(n) for n in value)
             assert got == value, f"{section}.{key}"
     # The whole config as a dict and as TOML text loads back equal.
@@ -337,6 +340,15 @@ def test_chip_shared_node_is_named(chip, key, more):
     chip[key] = nodes
     with pytest.raises(ConfigError, match=r"chip\.(left|right)\[\d+\] = \[\d, \d\]: node already holds"):
         HemiConfig.from_dict({"chip": chip}, name="c")
+
+
+@fast(100)
+@given(placements(), bad_value((BOOL,)))
+def test_chip_link_slices_bad_value_is_named(chip, value):
+    chip["link_slices"] = value
+    with pytest.raises(ConfigError) as e:
+        HemiConfig.from_dict({"chip": chip}, name="c")
+    assert "chip.link_slices = " in str(e.value) and "must be true or false" in str(e.value)
 
 
 def test_chip_tile_count_and_empty_chip():

@@ -177,7 +177,8 @@ class LeftTile(wiring.Component):
 
         m.submodules.port = port = TilePort(
             self.cfg.callosum, self.x, self.y,
-            accepts=["CONFIG_WRITE", "WEIGHTS", "CONFIG_READ", "ACTIVATION"], senders=1)
+            accepts=["CONFIG_WRITE", "WEIGHTS", "CONFIG_READ", "ACTIVATION"], senders=1,
+            slices=self.cfg.chip.link_slices)
         m.submodules.vec = vec = VectorSender(self.cfg.callosum.flit_width)
         # The tile only requantizes (int8 vectors out): a core without RAW
         # output, whose output FIFO keeps 8 bits a lane.

@@ -56,8 +56,7 @@ from ..callosum.layouts import PacketType, link_layout
 from ..callosum.ni import tx_word
 from ..right.core import RightCore
 from ..right.layouts import InKind
-from .link_slice import LinkSlice
-from .tile_port import TilePort
+from .tile_port import TilePort, link_slice
 from .vector_tx import VectorSender
 
 OUT_PTR = data.StructLayout({"base": unsigned(16), "count": unsigned(16)})
@@ -101,7 +100,8 @@ class RightTile(wiring.Component):
         N, E = rc.neurons, rc.output_entries
         id_bits = max(1, (N - 1).bit_length())
 
-        m.submodules.port = port = TilePort(self.cfg.callosum, self.x, self.y, ACCEPTS, senders=2)
+        m.submodules.port = port = TilePort(self.cfg.callosum, self.x, self.y, ACCEPTS, senders=2,
+                                            slices=self.cfg.chip.link_slices)
         m.submodules.core = core = RightCore(rc)
         m.submodules.enc = enc = RateEncoder(rc.axons)
         m.submodules.counter = counter = SpikeCounter(N)
@@ -227,8 +227,9 @@ class RightTile(wiring.Component):
         # Events reach the core through a register slice: the encoder's
         # memory read and the spike FIFO's output are not one combinational
         # path with the core's synapse pointer lookup. Order is kept, so a
-        # spike taken after the TICK still lands in the next step.
-        m.submodules.cin_slice = cin_slice = LinkSlice(core.i_in.payload.shape())
+        # spike taken after the TICK still lands in the next step. (A plain
+        # wire with chip.link_slices = false.)
+        m.submodules.cin_slice = cin_slice = link_slice(core.i_in.payload.shape(), self.cfg.chip.link_slices)
         wiring.connect(m, cin_slice.o, core.i_in)
         cin = cin_slice.i
         with m.Switch(phase):

@@ -24,7 +24,8 @@ as quiet.
 ``o_bus``, ``o_act`` and ``o_spike`` leave through register slices, so the
 packet decoder (fed by the network interface) and the tile logic behind
 each stream (a core's config port, the rate encoder, the spike FIFO) are not
-one combinational path.
+one combinational path. With ``slices=False`` (config ``chip.link_slices =
+false``) every slice of the port is a plain wire instead.
 """
 
 from amaranth.hdl import Module, Signal, unsigned
@@ -43,14 +44,40 @@ BUS = data.StructLayout({"write": unsigned(1), "addr": unsigned(32), "data": uns
 SPIKE_IN = data.StructLayout({"axon": unsigned(16)})
 
 
+class LinkWire(wiring.Component):
+    """:class:`LinkSlice`'s ports as a plain wire, for a chip built without
+    register slices (``chip.link_slices = false``: a slow clock, where a
+    slice's flip-flops cost a logic cell each). It holds nothing, so
+    ``busy`` is always low: a beat goes from the producer to the consumer on
+    one edge, and one of the two counts it as work in every cycle."""
+
+    def __init__(self, shape):
+        super().__init__({
+            "i": In(stream.Signature(shape)),
+            "o": Out(stream.Signature(shape)),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
+        return m
+
+
+def link_slice(shape, registered=True):
+    """A :class:`LinkSlice`, or with ``registered=False`` a :class:`LinkWire`."""
+    return LinkSlice(shape) if registered else LinkWire(shape)
+
+
 def _sat_inc(m, counter, cond):
     with m.If(cond & (counter != (1 << len(counter)) - 1)):
         m.d.sync += counter.eq(counter + 1)
 
 
 class TilePort(wiring.Component):
-    def __init__(self, cfg, x, y, accepts, senders):
+    def __init__(self, cfg, x, y, accepts, senders, slices=True):
         self.cfg, self.x, self.y = cfg, x, y
+        self.slices = slices
         self.accepts = frozenset(PacketType[a] if isinstance(a, str) else PacketType(a) for a in accepts)
         self.senders = senders
         fw = cfg.flit_width
@@ -80,7 +107,7 @@ class TilePort(wiring.Component):
         wiring.connect(m, ni.o_flit, wiring.flipped(self.o_flit))
         # The arbiter's grant (fed by the tile's senders) and the network
         # interface's header packing are not one path either.
-        m.submodules.tx_slice = tx_slice = LinkSlice(tx_layout(fw))
+        m.submodules.tx_slice = tx_slice = link_slice(tx_layout(fw), self.slices)
         wiring.connect(m, arb.o, tx_slice.i)
         wiring.connect(m, tx_slice.o, ni.i_tx)
         for k in range(self.senders):
@@ -88,14 +115,14 @@ class TilePort(wiring.Component):
         # Read responses reach the arbiter through a slice too: the decoder's
         # state (behind the network interface) does not decide the arbiter's
         # grant, and so the tile senders' ready, in the same cycle.
-        m.submodules.resp_slice = resp_slice = LinkSlice(tx_layout(fw))
+        m.submodules.resp_slice = resp_slice = link_slice(tx_layout(fw), self.slices)
         wiring.connect(m, resp_slice.o, arb.input(0))
         resp = resp_slice.i
 
         # The decoder drives the slices' inputs; the tile sees their outputs.
         slices = {}
         for name, shape in (("o_bus", BUS), ("o_act", ELEMENT), ("o_spike", SPIKE_IN)):
-            m.submodules[name + "_slice"] = sl = LinkSlice(shape)
+            m.submodules[name + "_slice"] = sl = link_slice(shape, self.slices)
             wiring.connect(m, sl.o, wiring.flipped(getattr(self, name)))
             slices[name] = sl
         o_bus, o_act, o_spike = (slices[n].i for n in ("o_bus", "o_act", "o_spike"))

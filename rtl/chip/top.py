@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 from ..callosum.layouts import link_layout
 from ..callosum.mesh import Mesh
 from .host_bridge import HostBridge
-from .link_slice import LinkSlice
+from .tile_port import link_slice
 
 
 def _popcount(bits):
@@ -58,8 +58,10 @@ class Chip(wiring.Component):
         # packet checks see registered words, and what drives o_host comes
         # from a register (whatever the host side puts behind it).
         fw = cc.flit_width
-        m.submodules.host_rx = hrx = LinkSlice(fw)
-        m.submodules.host_tx = htx = LinkSlice(fw)
+        # (chip.link_slices = false: every slice of this file is a plain wire.)
+        sliced = cfg.chip.link_slices
+        m.submodules.host_rx = hrx = link_slice(fw, sliced)
+        m.submodules.host_tx = htx = link_slice(fw, sliced)
         wiring.connect(m, wiring.flipped(self.i_host), hrx.i)
         wiring.connect(m, hrx.o, bridge.i_host)
         wiring.connect(m, bridge.o_host, htx.i)
@@ -80,16 +82,16 @@ class Chip(wiring.Component):
                 tile = RightTile(cfg, x, y)
                 m.d.comb += tile.tick.eq(bridge.tick)
             m.submodules[f"{kind}{i}"] = tile
-            m.submodules[f"{kind}{i}_tx"] = tx = LinkSlice(lay)
-            m.submodules[f"{kind}{i}_rx"] = rx = LinkSlice(lay)
+            m.submodules[f"{kind}{i}_tx"] = tx = link_slice(lay, sliced)
+            m.submodules[f"{kind}{i}_rx"] = rx = link_slice(lay, sliced)
             wiring.connect(m, tile.o_flit, tx.i)
             wiring.connect(m, rx.o, tile.i_flit)
             m.d.comb += self.busy[y * W + x].eq(tile.busy | tx.busy | rx.busy)
             ends[x, y] = (tx.o, rx.i)
         # The host bridge too: its packet checks and output arbiter are not one
         # path with router (0, 0)'s arbitration.
-        m.submodules.bridge_tx = btx = LinkSlice(lay)
-        m.submodules.bridge_rx = brx = LinkSlice(lay)
+        m.submodules.bridge_tx = btx = link_slice(lay, sliced)
+        m.submodules.bridge_rx = brx = link_slice(lay, sliced)
         wiring.connect(m, bridge.o_flit, btx.i)
         wiring.connect(m, brx.o, bridge.i_flit)
         hx, hy = cfg.chip.host
