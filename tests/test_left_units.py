@@ -147,3 +147,25 @@ def test_epilogue_matches_golden(serial):
         v = g.wrap_int32(acc + bias)
         expect = v if raw else g.requantize(v, mult, shift, zp, relu)
         assert results[k] == expect.tolist(), f"case {k}"
+
+
+def test_core_with_bounded_k_and_n_refuses_larger_commands():
+    """A core built with max_k / max_n (as a tile builds it) counts K and N
+    in fewer bits: a command past either bound is refused and counted, like
+    one with a zero, instead of being truncated; one at the bounds runs."""
+    from rtl.left.core import LeftCore
+
+    dut = LeftCore(LeftConfig(rows=1, cols=1, acc_depth=2), raw=False, max_k=4, max_n=3)
+
+    async def bench(ctx):
+        for m_, k, n, refused in ((1, 5, 3, True), (1, 4, 4, True), (1, 20, 1, True), (1, 4, 3, False)):
+            ctx.set(dut.i_cmd.payload, {"m": m_, "k": k, "n": n})
+            ctx.set(dut.i_cmd.valid, 1)
+            assert ctx.get(dut.i_cmd.ready)
+            errors = ctx.get(dut.errors)
+            await ctx.tick()
+            ctx.set(dut.i_cmd.valid, 0)
+            assert ctx.get(dut.errors) == errors + refused, (k, n)
+            assert ctx.get(dut.busy) == (not refused)
+
+    simulate(dut, bench)

@@ -181,8 +181,9 @@ class LeftTile(wiring.Component):
             slices=self.cfg.chip.link_slices)
         m.submodules.vec = vec = VectorSender(self.cfg.callosum.flit_width)
         # The tile only requantizes (int8 vectors out): a core without RAW
-        # output, whose output FIFO keeps 8 bits a lane.
-        m.submodules.core = core = LeftCore(lc, raw=False)
+        # output, whose output FIFO keeps 8 bits a lane; its commands' K and
+        # N are the K and N registers, at most max_k and max_n.
+        m.submodules.core = core = LeftCore(lc, raw=False, max_k=lc.max_k, max_n=lc.max_n)
         L = core.layouts
         wiring.connect(m, wiring.flipped(self.i_flit), port.i_flit)
         wiring.connect(m, port.o_flit, wiring.flipped(self.o_flit))

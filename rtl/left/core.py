@@ -21,7 +21,7 @@ activation, row r is never overwritten before it has been read, and a tile
 of M rows costs max(M, rows) cycles.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -45,11 +45,17 @@ class LeftCore(wiring.Component):
     taken as REQUANT, so each output lane is an int8 sign-extended to 32
     bits, and the output FIFO keeps only its 8 bits (1 x 1 on the iCE40:
     9 bits a row, one block RAM instead of three for 33). ``o`` is the same.
+
+    ``max_k`` / ``max_n``, for a user whose commands never exceed them (a
+    tile, whose K and N registers are bounded by its config): the command's
+    K and N and the tile walkers count in that many bits instead of 16, and
+    a command with a larger K or N is refused like one with a zero.
     """
 
-    def __init__(self, cfg, raw=True):
+    def __init__(self, cfg, raw=True, max_k=None, max_n=None):
         self.cfg = cfg
         self.raw = raw
+        self.max_k, self.max_n = max_k, max_n
         self.layouts = L = LeftLayouts(cfg)
         super().__init__({
             "i_cmd": In(stream.Signature(L.cmd)),
@@ -65,7 +71,6 @@ class LeftCore(wiring.Component):
         m = Module()
         cfg = self.cfg
         R, C, D = cfg.rows, cfg.cols, cfg.acc_depth
-        dim = unsigned(cfg.dim_bits)
 
         m.submodules.array = array = SystolicArray(R, C)
         m.submodules.epilogue = epi = Epilogue(self.layouts, C, serial=cfg.epilogue == "serial")
@@ -81,21 +86,29 @@ class LeftCore(wiring.Component):
         m.d.comb += [array.en.eq(adv), epi.en.eq(adv)]
 
         # ---- command -------------------------------------------------------
-        cmd_m, cmd_k, cmd_n = Signal(dim), Signal(dim), Signal(dim)
+        k_lim = (1 << cfg.dim_bits) - 1 if self.max_k is None else self.max_k
+        n_lim = (1 << cfg.dim_bits) - 1 if self.max_n is None else self.max_n
+        # (M is at most acc_depth: larger commands are refused.)
+        cmd_m, cmd_k, cmd_n = Signal(range(D + 1)), Signal(range(k_lim + 1)), Signal(range(n_lim + 1))
         ld_active, inj_active = Signal(), Signal()
         m.d.comb += self.i_cmd.ready.eq(~ld_active & ~inj_active)
         errors = Signal(16)
         m.d.comb += self.errors.eq(errors)
         pc = self.i_cmd.payload
         cmd_ok = (pc.m >= 1) & (pc.m <= D) & (pc.k >= 1) & (pc.n >= 1)
+        if self.max_k is not None:
+            cmd_ok &= pc.k <= k_lim
+        if self.max_n is not None:
+            cmd_ok &= pc.n <= n_lim
 
         # ---- bank bookkeeping ----------------------------------------------
         full = Signal(2)                      # bank holds a loaded, unfinished tile
 
         def tile_walker(prefix):
             """k0/n0 counters walking column tiles outer, K tiles inner."""
-            k0 = Signal(dim, name=f"{prefix}_k0")
-            n0 = Signal(dim, name=f"{prefix}_n0")
+            # k0 < K and n0 < N: the walkers count in the commands' widths.
+            k0 = Signal.like(cmd_k, name=f"{prefix}_k0")
+            n0 = Signal.like(cmd_n, name=f"{prefix}_n0")
             k_rem, n_rem = cmd_k - k0, cmd_n - n0
             kr = Mux(k_rem >= R, R, k_rem)[:len(Const(R)) + 1]
             nc = Mux(n_rem >= C, C, n_rem)[:len(Const(C)) + 1]
