@@ -246,8 +246,12 @@ def test_left_tile_layer(rows, cols, K, N, patterns, slices):
         # the values already there, so the layer's result stays the same)
         # take its port from the feeder for a cycle each.
         rewrite = packet(PacketType.WEIGHTS, [address(LeftBlock.WEIGHTS, 0)] + lay.wwords[:14])
+        # The same for the epilogue stores (no store is read in a cycle that writes it).
+        epi_rewrite = packet(PacketType.CONFIG_WRITE, [
+            w for ch in range(min(N, 2)) for b in (LeftBlock.BIAS, LeftBlock.MULT, LeftBlock.SHIFT)
+            for w in (address(b, left_epi_offset(cols, ch)), lay.epi_store(b, ch))])
         mid = [packet(PacketType.CONFIG_WRITE, [reg(LeftReg.EPI), epi2, reg(LeftReg.DEST), node_word(*dest2)]),
-               rewrite,
+               rewrite, epi_rewrite,
                packet(PacketType.CONFIG_READ, [reg(LeftReg.EPI), reg(LeftReg.DEST)] + [a for a, _ in stores])]
         want_mid = (epi2, node_word(*dest2)) + tuple(v for _, v in stores)
         at = starts[3]

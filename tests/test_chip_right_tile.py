@@ -237,7 +237,7 @@ def run_tile(cfg, nw, idle, bp, window, count_n, steps, seed, foreign=True, tabl
     ``foreign``, spikes from another tile arrive too; with ``table_reads``,
     the host reads output table entries during every step, at a different
     point of the step each time (a table's one read port is shared by
-    those reads and the output walker)."""
+    those reads and the output walker), and writes some again."""
     rc = cfg.right
     N = rc.neurons
     host_spikes = [3, REC_BASE + 1, 7, 31] if foreign else []    # before step 0
@@ -292,7 +292,10 @@ def run_tile(cfg, nw, idle, bp, window, count_n, steps, seed, foreign=True, tabl
                 rows = [(ptr(n), nw.ptr[n]) for n in orng.choices(range(N), k=4)]
                 rows += [(dest(e), nw.dest[e]) for e in orng.choices(range(len(nw.dest)), k=6)]
                 orng.shuffle(rows)
-                late = read_packets([a for a, _ in rows])
+                # ... and writes some of them again (the same values), which
+                # keep the walker off the table's port for a cycle each.
+                late = read_packets([a for a, _ in rows]) + [
+                    packet(PacketType.CONFIG_WRITE, [w for row in rows[:7] for w in row])]
                 results["table_reads"].append(tuple(w for _, w in rows))
                 delay = orng.randrange(10, 80)
             await bench.tick(ctx, *[packet(PacketType.SPIKE, payload=a, src=(0, 1)) for a in others[t]],

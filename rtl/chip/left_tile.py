@@ -441,12 +441,17 @@ class LeftTile(wiring.Component):
         m.submodules.e_feed = e_feed = _ReadStream(L.epi, queue=1)    # one beat per column tile
         e_t = Signal(range(max(epi_tiles, 2)))
         e_n0 = Signal(range(lc.max_n + C))
-        bus_rd_e = bus_rd_b | bus_rd_k | bus_rd_s
+        # Any bus access to the three stores (a write as well as a read) takes
+        # the feeder's cycle, so no store is ever read and written in one
+        # cycle: nothing depends on a block RAM's read-during-write behaviour.
+        # (The same holds for the weight store, and for the activation
+        # buffer, written only between layers and read only during one.)
+        bus_e = acc & (b_hit | k_hit | s_hit)
         epi_beat = Signal(L.epi)
         m.d.comb += [
             epi_beat.bias.eq(b_rp.data), epi_beat.multiplier.eq(k_rp.data), epi_beat.shift.eq(s_rp.data),
             epi_beat.zero_point.eq(l_zp), epi_beat.relu.eq(l_relu), epi_beat.mode.eq(OutMode.REQUANT),
-            e_feed.more.eq(e_on & ~bus_rd_e), e_feed.rdata.eq(epi_beat),
+            e_feed.more.eq(e_on & ~bus_e), e_feed.rdata.eq(epi_beat),
         ]
         for rp, hit in ((b_rp, bus_rd_b), (k_rp, bus_rd_k), (s_rp, bus_rd_s)):
             m.d.comb += [rp.addr.eq(Mux(hit, e_tile, e_t)), rp.en.eq(hit | e_feed.issue)]

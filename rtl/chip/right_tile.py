@@ -188,6 +188,10 @@ class RightTile(wiring.Component):
         # next, since the walker may use the port again right after.
         bus_ptr_rd = local & rd & is_ptr
         bus_dest_rd = local & rd & is_dest
+        # A bus write of a table keeps the walker off its read port for the
+        # cycle as well, so no table is ever read and written in one cycle:
+        # nothing depends on a block RAM's read-during-write behaviour.
+        bus_ptr_wr, bus_dest_wr = wr & is_ptr, wr & is_dest
         reg_values = {
             RightReg.KIND: int(NodeKind.RIGHT), RightReg.WINDOW: window, RightReg.COUNT_DEST: count_dest,
             RightReg.COUNT_N: count_n, RightReg.ERRORS: Mux(errors > 0xFFFF, 0xFFFF, errors),
@@ -295,25 +299,26 @@ class RightTile(wiring.Component):
         d_held = Signal()
         d_hold = Signal(OUT_DEST)
         d_entry = Signal(OUT_DEST)
-        advance = (~d_valid | tx.ready) & ~bus_dest_rd
+        advance = (~d_valid | tx.ready) & ~bus_dest_rd & ~bus_dest_wr
         issue = (left != 0) & advance
         in_table = cur < E
         m.d.comb += [dest_rp.addr.eq(Mux(bus_dest_rd, offset, cur)), dest_rp.en.eq(advance | bus_dest_rd),
                      d_entry.eq(Mux(d_held, d_hold, dest_rp.data))]
         with m.If(advance):
             m.d.sync += [d_valid.eq(issue & in_table), d_held.eq(0)]
-        with m.Elif(bus_dest_rd):
+        with m.Elif(bus_dest_rd | bus_dest_wr):
             with m.If(tx.ready):
-                # The entry leaves in the bus read's cycle: nothing to keep.
+                # The entry leaves in the bus access's cycle: nothing to keep.
                 m.d.sync += [d_valid.eq(0), d_held.eq(0)]
-            with m.Elif(d_valid & ~d_held):
+            with m.Elif(bus_dest_rd & d_valid & ~d_held):
+                # (A write leaves the port's data as it is.)
                 m.d.sync += [d_hold.eq(dest_rp.data), d_held.eq(1)]
         with m.If(issue):
             m.d.sync += [cur.eq(cur + 1), left.eq(left - 1)]
         load = p_valid & ~p_again & ((left == 0) | ((left == 1) & issue))
         with m.If(load):
             m.d.sync += [cur.eq(ptr_rp.data.base), left.eq(ptr_rp.data.count)]
-        pop = buf.r_rdy & (~p_valid | load) & ~bus_ptr_rd & ~p_again
+        pop = buf.r_rdy & (~p_valid | load) & ~bus_ptr_rd & ~bus_ptr_wr & ~p_again
         m.d.comb += [buf.r_en.eq(pop),
                      ptr_rp.addr.eq(Mux(bus_ptr_rd, offset, Mux(p_again, p_row, buf.r_data))),
                      ptr_rp.en.eq(pop | p_again | bus_ptr_rd)]
