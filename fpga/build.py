@@ -144,6 +144,158 @@ def strip_huge_init(il):
     return "".join(out)
 
 
+#: SHA-256 (first 16 hex digits) of the source of Amaranth's
+#: ``SyncFIFOBuffered.elaborate`` and ``_incr`` (0.5.x) for which the proof
+#: in :func:`_sync_fifo_storage_src` was made; another source gets no mark.
+SYNC_FIFO_PROVEN = "80470e83a9cc28cf"
+
+
+def _sync_fifo_storage_src():
+    """The ``src`` of the storage memory of ``lib.fifo.SyncFIFOBuffered``
+    (``.../amaranth/lib/fifo.py:<line>``), or None when its source is not
+    the one proven here.
+
+    That storage is never read and written at one address in one cycle:
+    it writes ``produce`` when ``inner_level != inner_depth`` and reads
+    (its read port enabled) ``consume`` when ``inner_level != 0``, and
+    ``produce == consume`` only with ``inner_level`` 0 (no read) or
+    ``inner_depth`` (no write). Its read port is not transparent. (SyncFIFO
+    reads asynchronously; AsyncFIFO is not marked.)"""
+    import hashlib
+    import inspect
+
+    from amaranth.lib import fifo
+    try:
+        src = inspect.getsource(fifo.SyncFIFOBuffered.elaborate) + inspect.getsource(fifo._incr)
+        lines, start = inspect.getsourcelines(fifo.SyncFIFOBuffered.elaborate)
+    except (AttributeError, OSError, TypeError):
+        return None
+    if hashlib.sha256(src.encode()).hexdigest()[:16] != SYNC_FIFO_PROVEN:
+        return None
+    found = [start + i for i, ln in enumerate(lines) if "Memory(" in ln]
+    return f"amaranth/lib/fifo.py:{found[0]}" if len(found) == 1 else None
+
+
+def _rtlil_name(token):
+    """A memory's name from its ``memory`` line's last token or a MEMID
+    parameter value (``\\name`` or ``"\\\\name"``)."""
+    if token.startswith('"'):
+        token = token[1:-1].replace("\\\\", "\\")
+    return token.lstrip("\\")
+
+
+def undefined_collisions(il, fifos=True):
+    """RTLIL text in which every synchronous read port (``$memrd_v2``) of a
+    memory that carries the :data:`rtl.memattrs.NO_COLLISION` attribute
+    has ``COLLISION_X_MASK`` set for each write port on its clock: a
+    same-address read and write in one cycle reads an undefined word,
+    which the mark says never happens (:mod:`rtl.memattrs`), and yosys
+    maps the memory to block RAM without emulating Amaranth's read-first
+    ports (a delayed write and a bypass, about 2 x width flip-flops).
+
+    With ``fifos``, the storages of ``lib.fifo.SyncFIFOBuffered`` are
+    treated as marked as well (see :func:`_sync_fifo_storage_src` for why
+    they never collide). Every other memory, and every asynchronous read
+    port, is left exactly as it was; text without a marked memory comes
+    back unchanged. A marked memory with a transparent read port is a
+    contradiction (its design relies on seeing a write) and raises
+    ValueError."""
+    from rtl.memattrs import NO_COLLISION
+
+    fifo_src = _sync_fifo_storage_src() if fifos else None
+    mark = f"attribute \\{NO_COLLISION} "
+    out, module = [], None
+    for line in il.splitlines(keepends=True):
+        if module is None:
+            if line.startswith("module "):
+                module = [line]
+            else:
+                out.append(line)
+            continue
+        module.append(line)
+        if line.rstrip("\r\n") == "end":
+            out.extend(_undefined_collisions_module(module, mark, fifo_src))
+            module = None
+    if module is not None:
+        out.extend(module)
+    return "".join(out)
+
+
+def _undefined_collisions_module(lines, mark, fifo_src):
+    # Marked memories (attributes precede the `memory` line they belong to).
+    marked, attrs = set(), []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("attribute "):
+            attrs.append(text)
+            continue
+        if text.startswith("memory "):
+            for a in attrs:
+                if a.startswith(mark) and a[len(mark):].strip() not in ("0", '"0"', ""):
+                    marked.add(_rtlil_name(text.split()[-1]))
+                elif fifo_src and a.startswith("attribute \\src ") and \
+                        a.split(None, 2)[2].strip('"').endswith(fifo_src):
+                    marked.add(_rtlil_name(text.split()[-1]))
+        attrs = []
+    if not marked:
+        return lines
+
+    # The cells, with their parameters and connections.
+    cells, cell = [], None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if cell is None:
+            if text.startswith("cell "):
+                cell = {"kind": text.split()[1], "start": i, "params": {}, "conns": {}}
+            continue
+        if text == "end":
+            cells.append(cell)
+            cell = None
+        elif text.startswith("parameter "):
+            _, name, value = text.split(None, 2)
+            cell["params"][name] = (value, i)
+        elif text.startswith("connect "):
+            _, name, value = text.split(None, 2)
+            cell["conns"][name] = value
+
+    def param(c, name):
+        return c["params"].get(name, (None, None))[0]
+
+    # Each marked memory's write ports: PORTID -> (clock, polarity).
+    writers = {}
+    for c in cells:
+        if c["kind"] == "$memwr_v2":
+            mem = _rtlil_name(param(c, "\\MEMID"))
+            if mem in marked:
+                clk = (c["conns"].get("\\CLK"), param(c, "\\CLK_POLARITY"), param(c, "\\CLK_ENABLE"))
+                writers.setdefault(mem, {})[int(param(c, "\\PORTID"))] = clk
+
+    lines = list(lines)
+    for c in cells:
+        if c["kind"] != "$memrd_v2":
+            continue
+        mem = _rtlil_name(param(c, "\\MEMID"))
+        if mem not in marked or param(c, "\\CLK_ENABLE") != "1":
+            continue
+        value, at = c["params"]["\\COLLISION_X_MASK"]
+        sized = re.fullmatch(r"(\d+)'([01]*)", value)
+        transparent = re.fullmatch(r"(\d+)'([01]*)", param(c, "\\TRANSPARENCY_MASK") or "")
+        if not sized or not transparent:
+            raise ValueError(f"memory {mem}: unexpected read port masks {value!r}")
+        if "1" in transparent.group(2):
+            raise ValueError(f"memory {mem} is marked as never read and written at one address "
+                             "in one cycle but has a transparent read port")
+        width = int(sized.group(1))
+        clk = (c["conns"].get("\\CLK"), param(c, "\\CLK_POLARITY"), "1")
+        # Bit j (least significant last) for write port j on this port's clock.
+        bits = "".join("1" if writers.get(mem, {}).get(j) == clk else "0"
+                       for j in reversed(range(width)))
+        old = lines[at]
+        lines[at] = old[:len(old) - len(old.lstrip())] + f"parameter \\COLLISION_X_MASK {width}'{bits}" \
+            + old[len(old.rstrip("\r\n")):]
+    return lines
+
+
 class _Skip(Exception):
     """No build to run (report only)."""
 
@@ -257,7 +409,8 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
             script_after_synth=f"tee -q -o {name}.stat.json stat -json",
             nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family]],
         )
-        plan.files[f"{name}.il"] = strip_huge_init(plan.files[f"{name}.il"])
+        # Memories that never collide: read/write collisions as don't-care.
+        plan.files[f"{name}.il"] = undefined_collisions(strip_huge_init(plan.files[f"{name}.il"]))
         plan.execute_local(str(build_dir))
     except subprocess.CalledProcessError:
         error = failed_step(build_dir, name, board.family)
