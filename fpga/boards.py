@@ -81,7 +81,7 @@ BOARDS = {
             config="configs/default.toml", target_mhz=50.0, bar_mhz=50.0,
             clock="clk25", clock_mhz=25.0,
             led_heartbeat=("led", 0), led_error=("led", 7),
-            program_hint="openFPGALoader -b ulx3s build/fpga/ulx3s-85f/hemi_ulx3s-85f.bit",
+            program_hint="openFPGALoader -b ulx3s build/fpga/ulx3s-85f/hemi_ulx3s_85f.bit",
         ),
     ]
 }

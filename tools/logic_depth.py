@@ -173,6 +173,7 @@ def main(argv=None):
     ap.add_argument("--ns", type=float, default=20.0, help="the clock period to count failing endpoints against")
     ap.add_argument("--route", type=float, default=1.0, help="ns per net between slices")
     ap.add_argument("--distinct", action="store_true", help="one path per endpoint register name prefix")
+    ap.add_argument("--match", help="print only endpoints whose register or net name matches this regex")
     args = ap.parse_args(argv)
     ends, arrival, prev, netname, loops = analyse(args.netlist, args.route, args.top)
     failing = [e for e in ends if e[0] > args.ns]
@@ -185,6 +186,8 @@ def main(argv=None):
         print(f"  {n:6d} failing endpoint bits in {g}")
     seen, shown = set(), 0
     for t, cell, port, b in ends:
+        if args.match and not (re.search(args.match, cell) or re.search(args.match, netname.get(b, ""))):
+            continue
         key = _short(netname.get(b, cell)).rsplit(".", 1)[0] if args.distinct else None
         if args.distinct and key in seen:
             continue
@@ -197,7 +200,7 @@ def main(argv=None):
             x = x0
         chain.append((arrival.get(x, 0.0), "start", netname.get(x, "?")))
         for at, c, n in reversed(chain):
-            print(f"   {at:5.1f}  {_short(n)[:110]}")
+            print(f"   {at:5.1f}  {_short(n)[:100]}" + (f"   [{_short(c)[:60]}]" if c != "start" else ""))
         shown += 1
         if shown >= args.top:
             break

@@ -26,7 +26,7 @@ Arbitration values (``sel``, ``owner``, ``prio``) keep the full port
 numbering, so round robin grants in the same order as the 5 x 5 crossbar.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -201,25 +201,38 @@ class Router(wiring.Component):
             req = Signal(n, name=f"req_{name}")
             for i in srcs:
                 m.d.comb += req[i].eq(v_sig[i] & h_sig[i] & ~busy_sig[i] & (want[i][0] == o))
-            rot = Signal(n, name=f"rot_{name}")
-            m.d.comb += rot.eq((Cat(req, req) >> prio)[:n])
+            # Round robin as a one-hot grant straight from req and prio:
+            # input i wins if it requests and no input from prio up to i
+            # (cyclically) does: a function of 5 + 3 bits, a couple of LUT
+            # levels on an FPGA, where rotating req by prio, finding the
+            # lowest bit and adding prio back was a chain of them. The
+            # winner is the same.
+            grant_oh = Signal(n, name=f"grant_oh_{name}")
+            for i in srcs:
+                wins = []
+                for p in range(n):
+                    ahead = [(p + k) % n for k in range((i - p) % n)]
+                    blockers = [req[j] for j in ahead if j in srcs]
+                    wins.append((prio == p) & ~Cat(*blockers).any() if blockers else prio == p)
+                m.d.comb += grant_oh[i].eq(req[i] & Cat(*wins).any())
             grant = Signal(range(n), name=f"grant_{name}")
-            for k in reversed(range(n)):      # the lowest set bit of rot wins
-                with m.If(rot[k]):
-                    s_ = prio + k
-                    m.d.comb += grant.eq(Mux(s_ >= n, s_ - n, s_))
+            for i in srcs:
+                with m.If(grant_oh[i]):
+                    m.d.comb += grant.eq(i)
             # A head offered but not taken stays offered (stream rule: the
             # payload holds until taken), whatever arrives at other inputs.
             pend = Signal(name=f"pend_{name}")
             pend_sel = Signal(range(n), name=f"pend_sel_{name}")
             sel = Signal(range(n), name=f"sel_{name}")
             m.d.comb += sel.eq(Mux(locked, owner, Mux(pend, pend_sel, grant)))
-            with m.Switch(sel):
-                for i in srcs[:-1]:
-                    with m.Case(i):
-                        m.d.comb += out.payload.eq(datas[i])
-                with m.Default():         # sel is always one of srcs
-                    m.d.comb += out.payload.eq(datas[srcs[-1]])
+            # The same choice one-hot, for the crossbar and the pops.
+            sel_oh = Signal(n, name=f"sel_oh_{name}")
+            for i in srcs:
+                m.d.comb += sel_oh[i].eq(Mux(locked, owner == i, Mux(pend, pend_sel == i, grant_oh[i])))
+            crossbar = Const(0, lay.size)
+            for i in srcs:
+                crossbar = crossbar | (Value.cast(datas[i]) & sel_oh[i].replicate(lay.size))
+            m.d.comb += out.payload.eq(crossbar)
             m.d.comb += out.valid.eq(Mux(locked, v_o.bit_select(owner, 1), pend | req.any()))
             xfer = Signal(name=f"xfer_{name}")
             m.d.comb += xfer.eq(out.valid & out.ready)
@@ -228,8 +241,8 @@ class Router(wiring.Component):
             with m.Elif(xfer):
                 m.d.sync += pend.eq(0)
             for i in srcs:
-                granted_by[i].append(xfer & (sel == i))
-            sel_head, sel_tail = h_o.bit_select(sel, 1), t_o.bit_select(sel, 1)
+                granted_by[i].append(xfer & sel_oh[i])
+            sel_head, sel_tail = (h_o & sel_oh).any(), (t_o & sel_oh).any()
             with m.If(xfer):
                 with m.If(sel_head & ~sel_tail):
                     m.d.sync += [locked.eq(1), owner.eq(sel)]

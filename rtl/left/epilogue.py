@@ -107,23 +107,27 @@ class Epilogue(wiring.Component):
             # p + 2**30, then bits 31..62 (p + 2**30 fits in 64 bits).
             u = Signal(signed(64), name=f"e4_u_c{c}")
             m.d.comb += u.eq(s3["lo"] + (s3["mid"] << 16))
+            # RoundingDivideByPOT's mask (2**sh - 1) is decoded from the
+            # shift here, a stage early, so stage 5 is only the shifter and
+            # the remainder compare.
+            mask_next = Signal(unsigned(32), name=f"e4_mask_next_c{c}")
+            m.d.comb += mask_next.eq((Const(1, unsigned(33)) << s3["sh"]) - 1)
             s4 = stage({
                 "x": (Mux(s3["ovf"], INT32_MAX, u[31:63].as_signed()), signed(32)),
                 "v": (s3["v"], signed(32)),
                 "sh": (s3["sh"], unsigned(5)),
+                "mask": (mask_next, unsigned(32)),
             }, f"e4_c{c}")
-            x, sh = s4["x"], s4["sh"]
+            x, sh, mask = s4["x"], s4["sh"], s4["mask"]
             # RoundingDivideByPOT: x >> sh, plus one when the remainder
             # exceeds half (ties away from zero): rem > (mask >> 1) + sign.
-            mask = Signal(unsigned(32), name=f"e5_mask_c{c}")
-            m.d.comb += mask.eq((Const(1, unsigned(33)) << sh) - 1)
             rem = Signal(unsigned(32), name=f"e5_rem_c{c}")
             m.d.comb += rem.eq(x.as_unsigned() & mask)
             half = mask >> 1
+            top = mask ^ half      # 2**(sh-1), or 0 when sh == 0: mask's top bit
             # rem > half + sign, without an adder in front of the compare:
             # sign 0: rem > half; sign 1: rem > half + 1, i.e. rem > half and
             # rem != half + 1 (half + 1 is 2**(sh-1), a single bit).
-            top = mask - half      # 2**(sh-1), or 0 when sh == 0
             round_up = Mux(x[31], (rem > half) & (rem != top), rem > half)
             s5 = stage({
                 "shifted": (x >> sh, signed(32)),

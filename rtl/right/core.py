@@ -28,6 +28,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..memattrs import no_collision
 from .layouts import ID_WORD, LANE_BITS, REGION_SHIFT, InKind, Reg, Region, RightLayouts
 from .neuron import ACC_SHAPE, U_SHAPE, V_SHAPE, LifLane
 
@@ -77,29 +78,41 @@ class RightCore(wiring.Component):
         entry_w = lay.syn_entry.size
 
         # ---- memories ------------------------------------------------------
-        def lane_mems(name, shape):
+        # Marked (rtl.memattrs) for the FPGA flow: memories never read and
+        # written at one address in one cycle. The parameters are written
+        # only by config (RUN) and read by config or the update (UPDATE);
+        # u/ref and v are also written back by the update, LATENCY + 1
+        # groups behind its read (ug only grows within a step, and DRAIN
+        # waits for the last write-back). Not the accumulators: integrate
+        # reads a group the cycle its previous sum is written (transparent).
+        nc = no_collision(platform)
+
+        def lane_mems(name, shape, attrs=None):
             mems = []
             for j in range(NL):
-                mem = Memory(shape=shape, depth=G, init=[])
+                mem = Memory(shape=shape, depth=G, init=[], attrs=attrs)
                 m.submodules[f"{name}{j}"] = mem
                 mems.append(mem)
             return mems
 
-        p0_mem = lane_mems("param0_", lay.param0)
-        p1_mem = lane_mems("param1_", lay.param1)
+        p0_mem = lane_mems("param0_", lay.param0, nc)
+        p1_mem = lane_mems("param1_", lay.param1, nc)
         # u and the refractory counter share one memory (read and written
         # together by the update): u in bits 0..24, the counter in 28..31, in
         # 4-bit write lanes, so a config write of one leaves the other. On
         # the iCE40 that is 2 block RAMs per lane instead of 3.
-        uref_mem = lane_mems("uref_", unsigned(32))
-        v_mem = lane_mems("v_", V_SHAPE)
+        uref_mem = lane_mems("uref_", unsigned(32), nc)
+        v_mem = lane_mems("v_", V_SHAPE, nc)
         acc_mem = lane_mems("acc_", ACC_SHAPE)
         # On an iCE40 with SPRAM (the UP5K) the pointer table and the synapse
         # memory go to SB_SPRAM256KA (yosys would pick block RAM by cost):
-        # both are single-port (see the port muxing below).
+        # both are single-port (see the port muxing below), never read in a
+        # cycle that writes them: marked (rtl.memattrs) as well.
         huge = {"ram_style": "huge"} if _has_spram(platform) else None
-        m.submodules.ptr = ptr_mem = Memory(shape=lay.ptr, depth=A, init=[], attrs=huge)
-        m.submodules.syn = syn_mem = Memory(shape=unsigned(entry_w * NL), depth=SR, init=[], attrs=huge)
+        m.submodules.ptr = ptr_mem = Memory(shape=lay.ptr, depth=A, init=[],
+                                            attrs=no_collision(platform, huge))
+        m.submodules.syn = syn_mem = Memory(shape=unsigned(entry_w * NL), depth=SR, init=[],
+                                            attrs=no_collision(platform, huge))
 
         def ports(mems, transparent=False):
             out = []
@@ -321,7 +334,10 @@ class RightCore(wiring.Component):
         ptr_addr = Signal(range(A), name="ptr_addr")
         syn_addr = Signal(range(SR), name="syn_addr")
         m.d.comb += [
-            ptr_addr.eq(Mux(accept_event, inp.axon, offset)),
+            # Selected by cfg_wants, not by the handshakes: an event is taken
+            # only while no config request waits, and a config request only
+            # while one does, so the select settles before either handshake.
+            ptr_addr.eq(Mux(cfg_wants, offset, inp.axon)),
             ptr_rp.addr.eq(ptr_addr),
             ptr_rp.en.eq(accept_event | (cfg_rd & (region == Region.PTR))),
             ptr_wp.addr.eq(ptr_addr), ptr_wp.data.eq(req.data),
