@@ -132,3 +132,39 @@ def test_sync_fifo_buffered_storage_only():
     assert after[("top.plain", "storage")] == [("1'0", "1'0", "0")]
     assert build.undefined_collisions(il, fifos=False) == il
 
+
+def test_right_core_marks():
+    """The right core: its parameter, u/ref, v, pointer and synapse
+    memories and the spike FIFO read undefined data on a collision, never
+    the accumulators (transparent on purpose)."""
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    from rtl.right.core import RightCore
+    cfg = load_config("tiny").right
+    il = rtlil.convert(RightCore(cfg), name="rc", platform=ICEBreakerPlatform())
+    ports = read_ports(build.undefined_collisions(il))
+    x = {mem for (mod, mem), ps in ports.items() for _, cx, _ in ps if "1" in cx.split("'")[1]}
+    lanes = range(cfg.lanes)
+    assert x == ({f"{n}_{j}" for n in ("param0", "param1", "uref", "v") for j in lanes}
+                 | {"ptr", "syn", "storage"})
+    assert all(ps == [("1'1", "1'0", "1")] for (mod, mem), ps in ports.items() if mem.startswith("acc_"))
+    assert NO_COLLISION not in rtlil.convert(RightCore(cfg), name="rc", platform=None)
+
+
+def test_tiles_mark_their_stores_and_tables():
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    from rtl.chip.left_tile import LeftTile
+    from rtl.chip.right_tile import RightTile
+    cfg = load_config("tiny")
+    il = build.undefined_collisions(rtlil.convert(LeftTile(cfg, 0, 1), name="lt", platform=ICEBreakerPlatform()))
+    ports = read_ports(il)
+    assert {mem for (mod, mem), ps in ports.items() if mod == "lt"} == {"weights", "bias", "mult", "shift", "act"}
+    assert all(ps == [("1'0", "1'1", "1")] for (mod, mem), ps in ports.items() if mod == "lt")
+    il = build.undefined_collisions(rtlil.convert(RightTile(cfg, 1, 0), name="rt", platform=ICEBreakerPlatform()))
+    ports = read_ports(il)
+    assert ports[("rt", "out_ptr")] == ports[("rt", "out_dest")] == [("1'0", "1'1", "1")]
+    # The rate encoder (its port reads while idle, at the address a load
+    # may write) and the spike counter (transparent) stay exact.
+    assert ports[("rt.enc", "mem")] == [("1'0", "1'0", "1")]
+    assert ports[("rt.counter", "mem")] == [("1'1", "1'0", "1")]

@@ -45,6 +45,7 @@ from ..callosum.layouts import link_layout
 from ..left.core import LeftCore
 from ..right.core import _has_spram
 from ..left.layouts import OutMode
+from ..memattrs import no_collision
 from .tile_port import TilePort
 from .vector_tx import VectorSender
 
@@ -205,11 +206,15 @@ class LeftTile(wiring.Component):
         # marked for SB_SPRAM256KA, which yosys maps only single-port
         # memories to. Elsewhere it stays ordinary block RAM.
         huge = {"ram_style": "huge"} if _has_spram(platform) else None
-        w_wp, w_rp = store("weights", L.weights, lc.weight_rows, granularity=1, attrs=huge)
-        b_wp, b_rp = store("bias", L.epi.members["bias"], epi_tiles, granularity=1)
-        k_wp, k_rp = store("mult", L.epi.members["multiplier"], epi_tiles, granularity=1)
-        s_wp, s_rp = store("shift", L.epi.members["shift"], epi_tiles, granularity=1)
-        a_wp, a_rp = store("act", L.act, act_rows, granularity=1)
+        # No store is read and written in one cycle (see the feeders below):
+        # all are marked so (rtl.memattrs), for the FPGA flow.
+        nc = no_collision(platform)
+        w_wp, w_rp = store("weights", L.weights, lc.weight_rows, granularity=1,
+                           attrs=no_collision(platform, huge))
+        b_wp, b_rp = store("bias", L.epi.members["bias"], epi_tiles, granularity=1, attrs=nc)
+        k_wp, k_rp = store("mult", L.epi.members["multiplier"], epi_tiles, granularity=1, attrs=nc)
+        s_wp, s_rp = store("shift", L.epi.members["shift"], epi_tiles, granularity=1, attrs=nc)
+        a_wp, a_rp = store("act", L.act, act_rows, granularity=1, attrs=nc)
 
         # ---- registers ---------------------------------------------------------
         reg_k = Signal(range(lc.max_k + 1), init=1)

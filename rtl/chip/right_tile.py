@@ -54,6 +54,7 @@ from sw_model.chip_map import BLOCK_SHIFT, NodeKind, RightBlock, RightReg
 from ..bridges import RateEncoder, SpikeCounter
 from ..callosum.layouts import PacketType, link_layout
 from ..callosum.ni import tx_word
+from ..memattrs import no_collision
 from ..right.core import RightCore
 from ..right.layouts import InKind
 from .tile_port import TilePort, link_slice
@@ -110,8 +111,12 @@ class RightTile(wiring.Component):
         # Every neuron of one step fits (the +1 covers the output register's
         # fill latency), so the core's output is never refused.
         m.submodules.spike_buf = buf = fifo.SyncFIFOBuffered(width=id_bits, depth=N + 1)
-        m.submodules.out_ptr = out_ptr = Memory(shape=OUT_PTR, depth=N, init=[])
-        m.submodules.out_dest = out_dest = Memory(shape=OUT_DEST, depth=E, init=[])
+        # Neither table is read and written in one cycle (see the walker):
+        # marked so (rtl.memattrs), for the FPGA flow.
+        m.submodules.out_ptr = out_ptr = Memory(shape=OUT_PTR, depth=N, init=[],
+                                                attrs=no_collision(platform))
+        m.submodules.out_dest = out_dest = Memory(shape=OUT_DEST, depth=E, init=[],
+                                                  attrs=no_collision(platform))
         # One read port per table, shared by the walker and bus reads (a
         # second read port would make yosys duplicate the memory: 4 more
         # block RAMs on the iCE40). A bus read never waits for the walker
