@@ -30,7 +30,7 @@ from amaranth.lib.wiring import Flow
 
 from rtl.config import load_config
 
-from .build import ROOT, strip_huge_init, use_yowasp
+from .build import ROOT, strip_huge_init, undefined_collisions, use_yowasp
 
 BLOCKS = ["right_core", "right_tile", "left_core", "left_tile", "host_bridge", "router"]
 
@@ -95,7 +95,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     top = Scan(block(args.block, cfg))
     il = rtlil.convert(top, name="ooc", ports=[top.i_pin, top.o_pin], platform=ICEBreakerPlatform())
-    (out / "ooc.il").write_text(strip_huge_init(il))
+    (out / "ooc.il").write_text(undefined_collisions(strip_huge_init(il)))
     tools = use_yowasp()
     subprocess.run([tools["YOSYS"], "-q", "-l", "synth.log", "-p",
                     "read_rtlil ooc.il; synth_ice40 -dsp -spram -top ooc; "

