@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockSignal, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 
@@ -131,5 +131,17 @@ class PllDomain(wiring.Component):
         make = {"ice40": _ice40_instance, "ecp5": _ecp5_instance}[self.settings.family]
         m.submodules.pll = make(self.settings, self.pin, ClockSignal("sync"), lock)
         # Hold sync in reset until the PLL locks (released synchronously).
-        m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
+        if self.settings.family == "ecp5":
+            # The reset reaches nearly every flip-flop of the chip. nextpnr-ecp5
+            # puts only clocks on the global networks by itself, so in the
+            # fabric it was one of the most congested nets of the ULX3S build;
+            # a global buffer (DCCA) carries it on a global network instead.
+            m.domains.pll_rst = ClockDomain("pll_rst", local=True)
+            m.d.comb += ClockSignal("pll_rst").eq(ClockSignal("sync"))
+            m.submodules.reset_sync = ResetSynchronizer(~lock, domain="pll_rst")
+            m.submodules.reset_buf = Instance("DCCA", i_CLKI=ResetSignal("pll_rst"), i_CE=1,
+                                              o_CLKO=ResetSignal("sync"))
+        else:
+            # nextpnr-ice40 promotes a high-fanout reset to a global buffer itself.
+            m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
         return m
