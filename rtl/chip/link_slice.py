@@ -42,3 +42,21 @@ class LinkSlice(wiring.Component):
         with m.Elif(take_in):
             m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
         return m
+
+
+class LinkWire(LinkSlice):
+    """:class:`LinkSlice`'s ports as a plain wire, for a chip built without
+    register slices (``chip.link_slices = false``: a slow clock, where a
+    slice's flip-flops cost a logic cell each). It holds nothing, so
+    ``busy`` is always low: a beat goes from the producer to the consumer on
+    one edge, and one of the two counts it as work in every cycle."""
+
+    def elaborate(self, platform):
+        m = Module()
+        wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
+        return m
+
+
+def link_slice(shape, registered=True):
+    """A :class:`LinkSlice`, or with ``registered=False`` a :class:`LinkWire`."""
+    return LinkSlice(shape) if registered else LinkWire(shape)

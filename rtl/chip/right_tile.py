@@ -57,7 +57,8 @@ from ..callosum.ni import tx_word
 from ..memattrs import no_collision
 from ..right.core import RightCore
 from ..right.layouts import InKind
-from .tile_port import TilePort, link_slice
+from .link_slice import link_slice
+from .tile_port import TilePort
 from .vector_tx import VectorSender
 
 OUT_PTR = data.StructLayout({"base": unsigned(16), "count": unsigned(16)})

@@ -37,36 +37,11 @@ from sw_model.chip_map import ACT_LAST
 from ..callosum.layouts import PacketType, link_layout
 from ..callosum.ni import NetworkInterface, tx_layout, tx_word
 from .arbiter import MessageArbiter
-from .link_slice import LinkSlice
+from .link_slice import link_slice
 from .vector_tx import ELEMENT
 
 BUS = data.StructLayout({"write": unsigned(1), "addr": unsigned(32), "data": unsigned(32)})
 SPIKE_IN = data.StructLayout({"axon": unsigned(16)})
-
-
-class LinkWire(wiring.Component):
-    """:class:`LinkSlice`'s ports as a plain wire, for a chip built without
-    register slices (``chip.link_slices = false``: a slow clock, where a
-    slice's flip-flops cost a logic cell each). It holds nothing, so
-    ``busy`` is always low: a beat goes from the producer to the consumer on
-    one edge, and one of the two counts it as work in every cycle."""
-
-    def __init__(self, shape):
-        super().__init__({
-            "i": In(stream.Signature(shape)),
-            "o": Out(stream.Signature(shape)),
-            "busy": Out(1),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
-        return m
-
-
-def link_slice(shape, registered=True):
-    """A :class:`LinkSlice`, or with ``registered=False`` a :class:`LinkWire`."""
-    return LinkSlice(shape) if registered else LinkWire(shape)
 
 
 def _sat_inc(m, counter, cond):

@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 from ..callosum.layouts import link_layout
 from ..callosum.mesh import Mesh
 from .host_bridge import HostBridge
-from .tile_port import link_slice
+from .link_slice import link_slice
 
 
 def _popcount(bits):
