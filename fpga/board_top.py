@@ -64,11 +64,12 @@ class BoardTop(wiring.Component):
             m.d.sync += [beat.eq(0), self.led_heartbeat.eq(~self.led_heartbeat)]
         with m.Else():
             m.d.sync += beat.eq(beat + 1)
-        # The counters are registered first: the mesh's error count is a sum
-        # over every router, too long a path to compare and act on in the
-        # same cycle on the ECP5. The LED lights a cycle later.
-        counts = Signal(len(chip.errors) + len(chip.net_errors) + len(uart.overruns) + len(uart.frame_errors))
-        m.d.sync += counts.eq(Cat(chip.errors, chip.net_errors, uart.overruns, uart.frame_errors))
-        with m.If(counts.any()):
+        # Which counters are non-zero is registered first: the mesh's error
+        # count is a sum over every router, too long a path to compare and
+        # act on in the same cycle on the ECP5. The LED lights a cycle later.
+        nonzero = Signal(4)
+        m.d.sync += nonzero.eq(Cat(chip.errors != 0, chip.net_errors != 0, uart.overruns != 0,
+                                   uart.frame_errors != 0))
+        with m.If(nonzero.any()):
             m.d.sync += self.led_error.eq(1)
         return m

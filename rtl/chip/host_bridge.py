@@ -34,7 +34,7 @@ from sw_model.chip_map import HOST_ID, ErrorReason, HostReg, NodeKind, Status
 from ..callosum.layouts import PacketType, head_layout, link_layout
 from ..callosum.ni import NetworkInterface, tx_word
 from .arbiter import MessageArbiter
-from .link_slice import LinkSlice
+from .link_slice import link_slice
 
 SETTLE = 4   # cycles after a tick before quiet counts again (tiles register the tick, the chip their busy flags)
 
@@ -104,8 +104,10 @@ class HostBridge(wiring.Component):
         status_tx, mesh_tx = arb.input(0), arb.input(2)
         # Local register reads are answered through a slice: the register
         # file's read mux and the arbiter's are one path otherwise, too long
-        # for the ECP5 clock. The answer leaves a cycle later.
-        m.submodules.local_slice = local_slice = LinkSlice(arb.input(1).payload.shape())
+        # for the ECP5 clock. The answer leaves a cycle later (a wire with
+        # chip.link_slices = false).
+        m.submodules.local_slice = local_slice = link_slice(arb.input(1).payload.shape(),
+                                                            cfg.chip.link_slices)
         wiring.connect(m, local_slice.o, arb.input(1))
         local_tx = local_slice.i
         m.d.comb += [self.o_host.valid.eq(arb.o.valid), self.o_host.payload.eq(arb.o.payload.data),
