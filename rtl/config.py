@@ -137,7 +137,10 @@ class CallosumConfig:
     width: int = 4        # routers along x
     height: int = 4       # routers along y
     flit_width: int = 32  # data bits per flit (the head uses 19 of them)
-    fifo_depth: int = 4   # flits per router input FIFO
+    # Flits per router input FIFO. 1 is a single flit register (see
+    # rtl/callosum/flit_register.py): for small FPGAs, where a local input
+    # then takes a flit every other cycle.
+    fifo_depth: int = 4
     # A packet validator at every local input (drops malformed packets whole,
     # counts them). A chip whose local senders only make well-formed packets
     # (its tiles' network interfaces, the host bridge that checks host
@@ -152,7 +155,7 @@ class CallosumConfig:
         _check_int(s, "width", self.width, 1, 8)
         _check_int(s, "height", self.height, 1, 8)
         _check_int(s, "flit_width", self.flit_width, 24, 128)
-        _check_int(s, "fifo_depth", self.fifo_depth, 2, 64)
+        _check_int(s, "fifo_depth", self.fifo_depth, 1, 64)
         _check_bool(s, "local_check", self.local_check)
 
     @property

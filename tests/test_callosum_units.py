@@ -166,11 +166,13 @@ def _leaves_by(cfg, here, port, dst):
     return [p for row in seen for p, v in enumerate(row) if v]
 
 
-def test_router_routes_xy():
+@pytest.mark.parametrize("depth", [4, 1])
+def test_router_routes_xy(depth):
     """A head at each input of router (1, 1) in a 3 x 3 mesh, for every
     destination XY routing can bring in by that input, leaves by the port
-    the golden model's output_port names."""
-    cfg = CallosumConfig(width=3, height=3, flit_width=32)
+    the golden model's output_port names (with FIFOs, and with flit
+    registers)."""
+    cfg = CallosumConfig(width=3, height=3, flit_width=32, fifo_depth=depth)
     checked = 0
     for port in net.Port:
         for dst in [(x, y) for x in range(3) for y in range(3)]:
@@ -226,10 +228,11 @@ def test_router_edge_ports_absent():
     assert readies == [[0] * 8] * 4
 
 
-def test_router_holds_an_offered_head():
+@pytest.mark.parametrize("depth", [4, 1])
+def test_router_holds_an_offered_head(depth):
     """An output that offers a head and is not ready keeps offering that same
     head when another input's head for the same output arrives."""
-    cfg = CallosumConfig(width=3, height=3, flit_width=32)
+    cfg = CallosumConfig(width=3, height=3, flit_width=32, fifo_depth=depth)
     dut = Router(cfg, 1, 1)
     a = net.pack_head(1, 1, 0, 1, 0, 0, 111)
     b = net.pack_head(1, 1, 1, 0, 0, 0, 222)
@@ -259,12 +262,13 @@ def test_router_holds_an_offered_head():
     assert offered[4:6] == [(1, a), (1, b)]
 
 
-def test_router_without_validator_drops_off_mesh_packets():
+@pytest.mark.parametrize("depth", [2, 1])
+def test_router_without_validator_drops_off_mesh_packets(depth):
     """With callosum.local_check off the local input is a plain FIFO, but a
     packet for a node off the mesh is still dropped whole and counted (XY
     routing alone would hand it to an edge node), a stray flit is dropped,
     and good packets around them pass unchanged."""
-    cfg = CallosumConfig(width=3, height=1, flit_width=32, fifo_depth=2, local_check=False)
+    cfg = CallosumConfig(width=3, height=1, flit_width=32, fifo_depth=depth, local_check=False)
     dut = Router(cfg, 1, 0)
     H = net.pack_head
     stream = [
@@ -305,3 +309,44 @@ def test_router_without_validator_drops_off_mesh_packets():
     assert got["l"] == [stream[10]]
     assert got["n"] == got["s"] == []
     assert sum(drops) == 3                   # packets whose head entered, for in-flight counts
+
+
+def test_router_flit_registers_pass_a_flit_per_cycle_between_routers():
+    """With fifo_depth = 1 an input from a neighbour still takes a flit every
+    cycle (its ready passes the pop through), in order and unchanged, and
+    stops taking them the cycle its output stalls; the local input, whose
+    ready is only "empty", takes one every other cycle."""
+    cfg = CallosumConfig(width=3, height=1, flit_width=32, fifo_depth=1, local_check=False)
+    dut = Router(cfg, 1, 0)
+    H = net.pack_head
+    west = [flit_value(net.SINGLE, H(2, 0, 0, 0, 0, 0, k)) for k in range(8)]   # W -> E
+    local = [flit_value(net.SINGLE, H(0, 0, 1, 0, 0, 0, k)) for k in range(4)]  # L -> W
+    took_w, took_l, out_e, out_w = [], [], [], []
+
+    async def bench(ctx):
+        ctx.set(dut.o_w.ready, 1)
+        kw = kl = 0
+        for cycle in range(20):
+            ctx.set(dut.o_e.ready, int(cycle not in (6, 7)))    # a two-cycle stall
+            ctx.set(dut.i_w.valid, int(kw < len(west)))
+            ctx.set(dut.i_w.payload, west[min(kw, len(west) - 1)])
+            ctx.set(dut.i_l.valid, int(kl < len(local)))
+            ctx.set(dut.i_l.payload, local[min(kl, len(local) - 1)])
+            w_took = kw < len(west) and ctx.get(dut.i_w.ready)
+            l_took = kl < len(local) and ctx.get(dut.i_l.ready)
+            took_w.append(int(w_took))
+            took_l.append(int(l_took))
+            if ctx.get(dut.o_e.valid) and ctx.get(dut.o_e.ready):
+                out_e.append(ctx.get(dut.o_e.payload).data)
+            if ctx.get(dut.o_w.valid):
+                out_w.append(ctx.get(dut.o_w.payload).data)
+            await ctx.tick()
+            kw += w_took
+            kl += l_took
+
+    simulate(dut, bench)
+    assert out_e == [w["data"] for w in west]
+    assert out_w == [f["data"] for f in local]
+    # W: one per cycle, except while E stalls (the register is full then).
+    assert took_w[:6] == [1] * 6 and took_w[6:8] == [0, 0] and sum(took_w) == len(west)
+    assert took_l[:8] == [1, 0] * 4

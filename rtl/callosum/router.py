@@ -2,7 +2,7 @@
 
 Each input (N, E, S, W, and the local port behind a :class:`PacketValidator`,
 or a plain one where ``cfg.local_check`` is off) has a FIFO of
-``fifo_depth`` flits. A head flit's output port is computed by
+``fifo_depth`` flits (with ``fifo_depth = 1``, a :class:`FlitRegister`). A head flit's output port is computed by
 dimension-order routing (x first, then y: deadlock-free on a mesh) and held
 for the rest of its packet. Each output grants one head flit at a time by
 round robin among the inputs whose heads want it, then stays with that input
@@ -30,6 +30,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .flit_register import FlitRegister
 from .layouts import Port, head_layout, link_layout
 from .validator import PacketValidator
 
@@ -106,6 +107,13 @@ class Router(wiring.Component):
                 src = val.o
                 valid, payload = src.valid, src.payload
                 r_en = src.ready
+            elif cfg.fifo_depth == 1:
+                # One flit register; a neighbour's input passes the pop
+                # through to its ready (see flit_register.py).
+                q = FlitRegister(lay, pass_ready=p != Port.L)
+                m.submodules[f"buf_{p.name.lower()}"] = q
+                wiring.connect(m, wiring.flipped(self.inputs()[p]), q.i)
+                valid, payload, r_en = q.o.valid, q.o.payload, q.o.ready
             else:
                 q = fifo.SyncFIFO(width=lay.size, depth=cfg.fifo_depth)
                 m.submodules[f"fifo_{p.name.lower()}"] = q
