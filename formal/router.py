@@ -74,14 +74,14 @@ class ValidatorContract(wiring.Component):
         self.cfg = cfg
         lay = link_layout(cfg.flit_width)
         super().__init__({"i": In(stream.Signature(lay)), "o": Out(stream.Signature(lay)),
-                          "errors": Out(16), "drops": Out(2)})
+                          "errors": Out(16), "error_events": Out(2), "drops": Out(2)})
 
     def elaborate(self, platform):
         m = Module()
         lay = link_layout(self.cfg.flit_width)
         m.d.comb += [self.i.ready.eq(AnySeq(1)), self.o.valid.eq(AnySeq(1)),
                      self.o.payload.eq(AnySeq(lay.size)), self.errors.eq(AnySeq(16)),
-                     self.drops.eq(AnySeq(2))]
+                     self.error_events.eq(AnySeq(2)), self.drops.eq(AnySeq(2))]
         return m
 
 

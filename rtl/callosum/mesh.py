@@ -1,7 +1,7 @@
 """The callosum mesh: W x H routers joined by valid/ready links, a local
 flit port per node, and a flattened wrapper for the benches."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,13 +11,15 @@ from .router import Router
 
 class Mesh(wiring.Component):
     """Ports ``i_local_<x>_<y>`` / ``o_local_<x>_<y>`` (flit streams) per node
-    and ``errors``, the sum of every router's dropped-packet counter;
-    ``drops``, the packets dropped this cycle (for in-flight counts)."""
+    and ``errors``, the packets and stray flits every router has dropped
+    (one counter for the mesh, saturating at 0xFFFF: not a counter per
+    router and their sum); ``drops``, the packets dropped this cycle (for
+    in-flight counts)."""
 
     def __init__(self, cfg):
         self.cfg = cfg
         lay = link_layout(cfg.flit_width)
-        members = {"errors": Out(32), "drops": Out(8)}
+        members = {"errors": Out(16), "drops": Out(8)}
         for y in range(cfg.height):
             for x in range(cfg.width):
                 members[f"i_local_{x}_{y}"] = In(stream.Signature(lay))
@@ -49,8 +51,10 @@ class Mesh(wiring.Component):
                 south = routers[x, y + 1]
                 wiring.connect(m, r.o_s, south.i_n)
                 wiring.connect(m, south.o_n, r.i_s)
-        m.d.comb += [self.errors.eq(sum(r.errors for r in routers.values())),
-                     self.drops.eq(sum(r.drops for r in routers.values()))]
+        errors = Signal(16)
+        count = errors + sum(r.error_events for r in routers.values())
+        m.d.sync += errors.eq(Mux(count > 0xFFFF, 0xFFFF, count))
+        m.d.comb += [self.errors.eq(errors), self.drops.eq(sum(r.drops for r in routers.values()))]
         return m
 
 
@@ -64,7 +68,7 @@ class MeshBenchTop(wiring.Component):
         super().__init__({
             "in_valid": In(n), "in_ready": Out(n), "in_data": In(n * fw),
             "out_valid": Out(n), "out_ready": In(n), "out_data": Out(n * fw),
-            "errors": Out(32),
+            "errors": Out(16),
         })
 
     def elaborate(self, platform):

@@ -71,7 +71,10 @@ class Router(wiring.Component):
     def __init__(self, cfg, x, y):
         self.cfg, self.x, self.y = cfg, x, y
         lay = link_layout(cfg.flit_width)
-        members = {"errors": Out(16), "drops": Out(2)}
+        # errors: this router's saturating count of dropped packets and
+        # stray flits; error_events: those of this cycle (the mesh keeps one
+        # counter for all routers from these, and this one is then unused).
+        members = {"errors": Out(16), "error_events": Out(3), "drops": Out(2)}
         for p in PORTS:
             members[f"i_{p.name.lower()}"] = In(stream.Signature(lay))
             members[f"o_{p.name.lower()}"] = Out(stream.Signature(lay))
@@ -169,6 +172,7 @@ class Router(wiring.Component):
             heads[p], tails[p], valids[p] = is_head, is_tail, valid & ~drop
             want[p], r_ens[p], datas[p] = (target, error, in_pkt), (r_en, moved, drop), payload
         n_orphans = sum(want[p][1] for p in ins)
+        m.d.comb += self.error_events.eq(n_orphans + (val.error_events if val is not None else 0))
         # Packets dropped this cycle, for in-flight counts (orphans are stray
         # flits of no counted packet).
         if val is not None:
@@ -237,9 +241,14 @@ class Router(wiring.Component):
             sel_oh = Signal(n, name=f"sel_oh_{name}")
             for i in srcs:
                 m.d.comb += sel_oh[i].eq(Mux(locked, owner == i, Mux(pend, pend_sel == i, grant_oh[i])))
-            crossbar = Const(0, lay.size)
-            for i in srcs:
-                crossbar = crossbar | (Value.cast(datas[i]) & sel_oh[i].replicate(lay.size))
+            if len(srcs) == 1:
+                # One input can use this output: its head is the payload
+                # (only looked at while valid), no gating needed.
+                crossbar = Value.cast(datas[srcs[0]])
+            else:
+                crossbar = Const(0, lay.size)
+                for i in srcs:
+                    crossbar = crossbar | (Value.cast(datas[i]) & sel_oh[i].replicate(lay.size))
             m.d.comb += out.payload.eq(crossbar)
             m.d.comb += out.valid.eq(Mux(locked, v_o.bit_select(owner, 1), pend | req.any()))
             xfer = Signal(name=f"xfer_{name}")

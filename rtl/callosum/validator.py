@@ -42,6 +42,7 @@ class PacketValidator(wiring.Component):
             "i": In(stream.Signature(lay)),
             "o": Out(stream.Signature(lay)),
             "errors": Out(16),
+            "error_events": Out(2),   # errors counted this cycle (for one mesh-wide counter)
             "drops": Out(2),     # packets dropped this cycle whose head had entered (for in-flight counts)
         })
 
@@ -130,6 +131,7 @@ class PacketValidator(wiring.Component):
                 m.d.sync += remaining.eq(head.length)
             with m.Elif(write):
                 m.d.sync += remaining.eq(remaining - 1)
+            m.d.comb += self.error_events.eq(error + aborted)
             count = errors + error + aborted
             m.d.sync += errors.eq(Mux(count > 0xFFFF, 0xFFFF, count))
             # Only packets whose head entered count as dropped packets: a
