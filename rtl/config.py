@@ -80,7 +80,8 @@ class LeftConfig:
     max_n: int = 256    # largest layer output (epilogue store, channels)
     # "parallel": one requantization multiplier per column; "serial": one
     # shared by all columns (an output row then takes `cols` cycles in the
-    # epilogue; for FPGAs with few DSP blocks).
+    # epilogue; for FPGAs with few DSP blocks); "compact": one per column in
+    # a 2-stage pipeline instead of 6 (for slow clocks: far fewer registers).
     epilogue: str = "parallel"
 
     SECTION = "left"
@@ -95,7 +96,7 @@ class LeftConfig:
         _check_int(s, "weight_rows", self.weight_rows, 1, 65536)
         _check_int(s, "max_k", self.max_k, 1, 4096)
         _check_int(s, "max_n", self.max_n, 1, 4096)
-        _check_choice(s, "epilogue", self.epilogue, ("parallel", "serial"))
+        _check_choice(s, "epilogue", self.epilogue, ("parallel", "serial", "compact"))
 
     @property
     def dim_bits(self) -> int:

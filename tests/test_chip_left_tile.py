@@ -31,10 +31,10 @@ PATTERNS = {"free": (0.0, 0.0), "idle": (0.5, 0.0), "bp": (0.0, 0.6), "both": (0
 MAX_CYCLES = 40000
 
 
-def make_cfg(rows, cols, max_k=32, max_n=32, weight_rows=64, slices=True):
+def make_cfg(rows, cols, max_k=32, max_n=32, weight_rows=64, slices=True, left=None):
     return HemiConfig.from_dict({
         "left": {"rows": rows, "cols": cols, "acc_depth": 16, "weight_rows": weight_rows,
-                 "max_k": max_k, "max_n": max_n},
+                 "max_k": max_k, "max_n": max_n, **(left or {})},
         "callosum": {"width": 2, "height": 2, "flit_width": 32},
         "chip": {"link_slices": slices},
     })
@@ -215,17 +215,21 @@ CASES = [
     pytest.param(2, 9, 7, 11, ["free", "bp"], id="2x9-K7-N11"),          # 3 weight words per row
     pytest.param(4, 4, 32, 8, ["free", "both"], id="4x4-K32-N8-full"),   # max_k, every weight row
     pytest.param(4, 1, 5, 12, ["free", "idle"], id="4x1-K5-N12"),        # an epilogue beat every few cycles
+    # As on the iCE40 (tiny): one accumulator row and the compact epilogue.
+    pytest.param(1, 1, 9, 6, ["free", "both"], {"acc_depth": 1, "epilogue": "compact"}, id="1x1-K9-N6-compact"),
+    pytest.param(3, 2, 7, 5, ["free", "bp"], {"acc_depth": 1, "epilogue": "compact"}, id="3x2-K7-N5-compact"),
 ]
+CASES = [c if len(c.values) == 6 else pytest.param(*c.values, {}, id=c.id) for c in CASES]
 
 
 @pytest.mark.parametrize("slices", [True, False], ids=["slices", "wires"])     # chip.link_slices
-@pytest.mark.parametrize("rows,cols,K,N,patterns", CASES)
-def test_left_tile_layer(rows, cols, K, N, patterns, slices):
+@pytest.mark.parametrize("rows,cols,K,N,patterns,left", CASES)
+def test_left_tile_layer(rows, cols, K, N, patterns, left, slices):
     for pattern in patterns:
         idle, bp = PATTERNS[pattern]
         seed = rows * 1000 + cols * 100 + K + N + list(PATTERNS).index(pattern)
         rng = np.random.default_rng(seed)
-        cfg = make_cfg(rows, cols, slices=slices)
+        cfg = make_cfg(rows, cols, slices=slices, left=left)
         lay = Layer(cfg, K, N, rng)
         load, refused_w = lay.load()
         reads, want_reads, refused_r = lay.readback(rng, errors=refused_w)

@@ -13,6 +13,8 @@ CONFIGS = {
     # Non-square, and the shared (serial) requantization multiplier.
     "nonsquare3x5-serial": {"left": {"rows": 3, "cols": 5, "acc_depth": 16, "epilogue": "serial"}},
     "single1x1": {"left": {"rows": 1, "cols": 1, "acc_depth": 8}},
+    # The compact epilogue (no stage A) and a one-row accumulator register.
+    "compact2x3-d1": {"left": {"rows": 2, "cols": 3, "acc_depth": 1, "epilogue": "compact"}},
 }
 
 

@@ -82,19 +82,31 @@ def test_array_holds_state_when_disabled():
     assert out[0] == (np.array([5, -7]) @ W).tolist()
 
 
-@pytest.mark.parametrize("serial", [False, True], ids=["parallel", "serial"])
-def test_epilogue_matches_golden(serial):
+@pytest.mark.parametrize("kind", ["parallel", "serial", "compact"])
+def test_epilogue_matches_golden(kind):
     cols = 4
     cfg = LeftConfig(rows=1, cols=cols)
     layouts = LeftLayouts(cfg)
-    dut = Epilogue(layouts, cols, serial=serial)
+    serial = kind == "serial"
+    dut = Epilogue(layouts, cols, serial=serial, compact=kind == "compact")
     rng = np.random.default_rng(11)
     cases = []
-    for i in range(40):
+    for i in range(120):
         acc = rng.integers(g.INT32_MIN, g.INT32_MAX, cols, endpoint=True)
         bias = rng.integers(g.INT32_MIN, g.INT32_MAX, cols, endpoint=True)
         mult = rng.integers(g.INT32_MIN, g.INT32_MAX, cols, endpoint=True)
         shift = rng.integers(0, 32, cols)
+        if i >= 40:  # results near int8, so the rounding and the clamp show
+            mult = rng.integers(1 << 30, 1 << 31, cols) * rng.choice([-1, 1], cols)
+            if i % 3 == 0:   # x = v / 2 exactly or half way: rounding ties
+                mult[:] = 1 << 30
+            target = rng.integers(-300 << 8, 300 << 8, cols)      # result * 256
+            v = [max(min((int(t) << int(sh) + 23) // int(mu), g.INT32_MAX), g.INT32_MIN)
+                 for t, sh, mu in zip(target, shift, mult)]
+            if i % 3 == 0:
+                v = [(int(t) >> 7) << int(sh) if sh < 24 else int(t) << 23 for t, sh in zip(target, shift)]
+            acc = np.array(v, dtype=np.int64) - bias
+            acc = g.wrap_int32(acc)
         if i == 0:   # INT32_MIN x INT32_MIN, shift 0 and 31
             acc[:] = 0
             bias[:] = g.INT32_MIN
@@ -105,6 +117,12 @@ def test_epilogue_matches_golden(serial):
             bias[:] = 0
             mult[:] = 1 << 30
             shift[:] = [19, 20, 1, 0]
+        if i in (2, 3):  # x >> shift at the edges of 9 bits (the compact epilogue's shifter)
+            sh = 0 if i == 2 else 5
+            acc[:] = [(2 * r) << sh for r in (255, 256, -256, -257)]
+            bias[:] = 0
+            mult[:] = 1 << 30
+            shift[:] = sh
         zp = int(rng.integers(-128, 128))
         relu = bool(rng.integers(0, 2))
         raw = i % 5 == 4
@@ -115,7 +133,7 @@ def test_epilogue_matches_golden(serial):
     async def bench(ctx):
         # Play the core: track which token each stage holds, raise s1_valid
         # while stage 1 holds one, and advance (en) only when not stalled.
-        stages = [None] * Epilogue.LATENCY
+        stages = [None] * dut.LATENCY
         k = cycles = 0
         while len(results) < len(cases):
             ctx.set(dut.s1_valid, stages[0] is not None)

@@ -27,9 +27,10 @@ K, N, EPI and DEST are latched when a layer starts, so register writes
 during a layer take effect with the next vector. Bus accesses never wait on
 the layer (a CONFIG_READ holds the port's sender while it is answered, and
 the layer's output needs that sender): a bus read takes a store's read port
-for one cycle and the feeder on that port simply skips that cycle. The
-weight store is single-port (SPRAM on the iCE40UP5K), so a bus write to it
-takes its port for a cycle in the same way.
+for one cycle and the feeder on that port simply skips that cycle (the
+epilogue feeder, whose beat waits in the read ports, then reads its beat
+again). The weight store is single-port (SPRAM on the iCE40UP5K), so a bus
+write to it takes its port for a cycle in the same way.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -55,6 +56,20 @@ EPI_COL_BITS = 5        # BIAS/MULT/SHIFT offsets: tile << 5 | column
 def _sat_inc(m, counter, cond):
     with m.If(cond & (counter != (1 << len(counter)) - 1)):
         m.d.sync += counter.eq(counter + 1)
+
+
+def _below(value, bound):
+    """``value < bound`` for a constant ``bound >= 1``, as a test that the
+    bits above the bound's are zero and a compare of the rest: a wide
+    address or data word against a small limit is then not a carry chain
+    as wide as the word."""
+    n = bound.bit_length()
+    if len(value) <= n:
+        return value < bound
+    high_zero = value[n:] == 0
+    if bound == 1 << (n - 1):
+        return high_zero & ~value[n - 1]
+    return high_zero & (value[:n] < bound)
 
 
 def _divmod_const(value, d, bound):
@@ -151,6 +166,7 @@ class _Src(enum.Enum, shape=3):
     BIAS = 2
     MULT = 3
     SHIFT = 4
+    ZERO = 5       # an unmapped register offset: reads as 0
 
 
 class LeftTile(wiring.Component):
@@ -183,8 +199,11 @@ class LeftTile(wiring.Component):
         m.submodules.vec = vec = VectorSender(self.cfg.callosum.flit_width)
         # The tile only requantizes (int8 vectors out): a core without RAW
         # output, whose output FIFO keeps 8 bits a lane; its commands' K and
-        # N are the K and N registers, at most max_k and max_n.
-        m.submodules.core = core = LeftCore(lc, raw=False, max_k=lc.max_k, max_n=lc.max_n)
+        # N are the K and N registers, at most max_k and max_n. Its commands
+        # (M = 1, K and N from those registers, which refuse 0 and anything
+        # past max_k / max_n) are always valid: it checks none and its error
+        # count (CORE_ERRORS) stays 0.
+        m.submodules.core = core = LeftCore(lc, raw=False, max_k=lc.max_k, max_n=lc.max_n, checked=False)
         L = core.layouts
         wiring.connect(m, wiring.flipped(self.i_flit), port.i_flit)
         wiring.connect(m, port.o_flit, wiring.flipped(self.o_flit))
@@ -224,7 +243,7 @@ class LeftTile(wiring.Component):
         bus_errors = Signal(16)
         gemms = Signal(32)
         errors_sum = port.errors + bus_errors
-        errors = Mux(errors_sum > 0xFFFF, 0xFFFF, errors_sum)[:16]
+        errors = Mux(errors_sum[16], 0xFFFF, errors_sum[:16])      # saturated
 
         # Layer state, latched when a vector's last element is taken.
         running = Signal()
@@ -255,9 +274,9 @@ class LeftTile(wiring.Component):
         rd = acc & ~bus.payload.write
 
         w_row, w_word = _divmod_const(off, wpr, w_words)
-        w_hit = (blk == LeftBlock.WEIGHTS) & (off < w_words)
+        w_hit = (blk == LeftBlock.WEIGHTS) & _below(off, w_words)
         e_tile, e_col = off[EPI_COL_BITS:], off[:EPI_COL_BITS]
-        e_ok = (e_tile < epi_tiles) & (e_col < C)
+        e_ok = _below(e_tile, epi_tiles) & _below(e_col, C)
         b_hit = (blk == LeftBlock.BIAS) & e_ok
         k_hit = (blk == LeftBlock.MULT) & e_ok
         s_hit = (blk == LeftBlock.SHIFT) & e_ok
@@ -279,16 +298,23 @@ class LeftTile(wiring.Component):
 
         # Register writes; anything refused counts in ERRORS.
         bad = Signal()
-        with m.If(is_reg):
-            with m.Switch(off):
+        k_ok = (wdata != 0) & _below(wdata, lc.max_k + 1)
+        n_ok = (wdata != 0) & _below(wdata, lc.max_n + 1)
+        # (The eight registers are offsets 0-7: the switch looks at 3 bits,
+        # the rest of the offset is tested for zero once.)
+        reg_off = _below(off, len(LeftReg))
+        with m.If(is_reg & ~reg_off):
+            m.d.comb += bad.eq(1)
+        with m.Elif(is_reg):
+            with m.Switch(off[:3]):
                 with m.Case(LeftReg.K):
-                    with m.If(wr & (wdata >= 1) & (wdata <= lc.max_k)):
+                    with m.If(wr & k_ok):
                         m.d.sync += reg_k.eq(wdata)
-                    m.d.comb += bad.eq(bus.payload.write & ((wdata < 1) | (wdata > lc.max_k)))
+                    m.d.comb += bad.eq(bus.payload.write & ~k_ok)
                 with m.Case(LeftReg.N):
-                    with m.If(wr & (wdata >= 1) & (wdata <= lc.max_n)):
+                    with m.If(wr & n_ok):
                         m.d.sync += reg_n.eq(wdata)
-                    m.d.comb += bad.eq(bus.payload.write & ((wdata < 1) | (wdata > lc.max_n)))
+                    m.d.comb += bad.eq(bus.payload.write & ~n_ok)
                 with m.Case(LeftReg.DEST):
                     with m.If(wr):
                         m.d.sync += reg_dest.eq(wdata)
@@ -303,14 +329,17 @@ class LeftTile(wiring.Component):
             m.d.comb += bad.eq(1)
         _sat_inc(m, bus_errors, acc & bad)
 
-        # Reads: the register value (or the store's column/word) is noted when
-        # the read is taken; the next cycle the store data is there and the
-        # answer is registered for i_rdata.
+        # Reads: the register's number (or the store's column/word) is noted
+        # when the read is taken; the next cycle the store data is there and
+        # the answer, a store's word or the register's value, is registered
+        # for i_rdata. (A register is read in that next cycle, not copied
+        # when the read is taken: 32 flip-flops fewer. Only the counters may
+        # have moved by then; the bus waits, so no register write can.)
         rd_src = Signal(_Src)
-        rd_sel = Signal(range(max(wpr, C, 2)))
-        rd_reg = Signal(32)
+        rd_sel = Signal(range(max(wpr, C, len(LeftReg))))
         reg_val = Signal(32)
-        with m.Switch(off):
+        assert len(LeftReg) == 8 and max(LeftReg) == 7
+        with m.Switch(rd_sel[:3]):
             for reg, val in ((LeftReg.KIND, NodeKind.LEFT), (LeftReg.K, reg_k), (LeftReg.N, reg_n),
                              (LeftReg.DEST, reg_dest), (LeftReg.EPI, reg_epi),
                              (LeftReg.ERRORS, errors), (LeftReg.GEMMS, gemms),
@@ -321,7 +350,8 @@ class LeftTile(wiring.Component):
         bus_rd_k, bus_rd_s = rd & k_hit, rd & s_hit
         m.d.sync += rd_valid.eq(rd)
         with m.If(rd):
-            m.d.sync += [rd_src.eq(_Src.REG), rd_reg.eq(Mux(is_reg, reg_val, 0)), rd_sel.eq(e_col)]
+            m.d.sync += [rd_src.eq(Mux(is_reg & reg_off, _Src.REG, _Src.ZERO)),
+                         rd_sel.eq(Mux(is_reg, off[:3], e_col))]
             with m.If(w_hit):
                 m.d.sync += [rd_src.eq(_Src.WEIGHTS), rd_sel.eq(w_word)]
             with m.If(b_hit):
@@ -332,11 +362,14 @@ class LeftTile(wiring.Component):
                 m.d.sync += rd_src.eq(_Src.SHIFT)
 
         ans = Signal(32)
+        rd_col = rd_sel[:ceil_log2(C)] if C > 1 else 0     # (rd_sel also holds a register's number)
         with m.If(rd_valid):
             m.d.sync += ans_valid.eq(1)
             with m.Switch(rd_src):
                 with m.Case(_Src.REG):
-                    m.d.sync += ans.eq(rd_reg)
+                    m.d.sync += ans.eq(reg_val)
+                with m.Case(_Src.ZERO):
+                    m.d.sync += ans.eq(0)
                 with m.Case(_Src.WEIGHTS):
                     # The word's four lanes, packed like pack_int8.
                     with m.Switch(rd_sel):
@@ -346,11 +379,11 @@ class LeftTile(wiring.Component):
                             with m.Case(w):
                                 m.d.sync += ans.eq(Cat(*lanes))
                 with m.Case(_Src.BIAS):
-                    m.d.sync += ans.eq(b_rp.data[rd_sel].as_unsigned())
+                    m.d.sync += ans.eq(b_rp.data[rd_col].as_unsigned())
                 with m.Case(_Src.MULT):
-                    m.d.sync += ans.eq(k_rp.data[rd_sel].as_unsigned())
+                    m.d.sync += ans.eq(k_rp.data[rd_col].as_unsigned())
                 with m.Case(_Src.SHIFT):
-                    m.d.sync += ans.eq(s_rp.data[rd_sel])
+                    m.d.sync += ans.eq(s_rp.data[rd_col])
         with m.Elif(port.i_rdata.ready):
             m.d.sync += ans_valid.eq(0)
         m.d.comb += [port.i_rdata.valid.eq(ans_valid), port.i_rdata.payload.eq(ans)]
@@ -427,45 +460,59 @@ class LeftTile(wiring.Component):
         # Activations: per column tile, buffer rows 0 .. ceil(K / rows) - 1.
         m.submodules.x_feed = x_feed = _ReadStream(L.act, queue=0)    # the bus never reads it
         x_row = Signal.like(a_row)
-        x_k0 = Signal(range(lc.max_k + R))
+        # (The row's first element, x_row * rows, is not counted apart: a
+        # wire for the 1 x 1 and other power-of-two arrays.)
         x_n0 = Signal(range(lc.max_n + C))
         m.d.comb += [x_feed.more.eq(x_on), x_feed.rdata.eq(a_rp.data),
                      a_rp.addr.eq(x_row), a_rp.en.eq(x_feed.issue)]
         with m.If(x_feed.issue):
-            with m.If(x_k0 + R >= l_k):
-                m.d.sync += [x_k0.eq(0), x_row.eq(0)]
+            with m.If((x_row + 1) * R >= l_k):
+                m.d.sync += x_row.eq(0)
                 with m.If(last_tile(x_n0)):
                     m.d.sync += [x_on.eq(0), x_n0.eq(0)]
                 with m.Else():
                     m.d.sync += x_n0.eq(x_n0 + C)
             with m.Else():
-                m.d.sync += [x_k0.eq(x_k0 + R), x_row.eq(x_row + 1)]
+                m.d.sync += x_row.eq(x_row + 1)
         wiring.connect(m, x_feed.o, core.i_act)
 
-        # Epilogue: one beat per column tile from the three stores.
-        m.submodules.e_feed = e_feed = _ReadStream(L.epi, queue=1)    # one beat per column tile
+        # Epilogue: one beat per column tile from the three stores. The beat
+        # waits in the stores' own read ports (their data holds while not
+        # enabled), not in a copy (79 flip-flops, each a logic cell on the
+        # iCE40): it is valid from the cycle after its read until it is
+        # taken, and a bus read of any of the three stores, which takes that
+        # port's data, drops it and it is read again (the tile counter
+        # advances only when a beat is taken). Zero point and relu are the
+        # layer's, steady while it runs. One beat per two cycles at most.
         e_t = Signal(range(max(epi_tiles, 2)))
-        e_n0 = Signal(range(lc.max_n + C))
+        e_n0 = e_t * C                 # the tile's first column (a wire when cols is a power of two)
+        e_have = Signal()              # the read ports hold beat e_t
         # Any bus access to the three stores (a write as well as a read) takes
         # the feeder's cycle, so no store is ever read and written in one
         # cycle: nothing depends on a block RAM's read-during-write behaviour.
         # (The same holds for the weight store, and for the activation
         # buffer, written only between layers and read only during one.)
         bus_e = acc & (b_hit | k_hit | s_hit)
-        epi_beat = Signal(L.epi)
+        e_issue = e_on & ~bus_e & ~e_have
+        epi = core.i_epi
         m.d.comb += [
-            epi_beat.bias.eq(b_rp.data), epi_beat.multiplier.eq(k_rp.data), epi_beat.shift.eq(s_rp.data),
-            epi_beat.zero_point.eq(l_zp), epi_beat.relu.eq(l_relu), epi_beat.mode.eq(OutMode.REQUANT),
-            e_feed.more.eq(e_on & ~bus_e), e_feed.rdata.eq(epi_beat),
+            epi.payload.bias.eq(b_rp.data), epi.payload.multiplier.eq(k_rp.data),
+            epi.payload.shift.eq(s_rp.data), epi.payload.zero_point.eq(l_zp),
+            epi.payload.relu.eq(l_relu), epi.payload.mode.eq(OutMode.REQUANT),
+            epi.valid.eq(e_have),
         ]
+        e_take = epi.valid & epi.ready
         for rp, hit in ((b_rp, bus_rd_b), (k_rp, bus_rd_k), (s_rp, bus_rd_s)):
-            m.d.comb += [rp.addr.eq(Mux(hit, e_tile, e_t)), rp.en.eq(hit | e_feed.issue)]
-        with m.If(e_feed.issue):
+            m.d.comb += [rp.addr.eq(Mux(hit, e_tile, e_t)), rp.en.eq(hit | e_issue)]
+        with m.If(e_issue):
+            m.d.sync += e_have.eq(1)
+        with m.If(e_take | bus_rd_b | bus_rd_k | bus_rd_s):
+            m.d.sync += e_have.eq(0)
+        with m.If(e_take):
             with m.If(last_tile(e_n0)):
-                m.d.sync += [e_on.eq(0), e_n0.eq(0), e_t.eq(0)]
+                m.d.sync += [e_on.eq(0), e_t.eq(0)]
             with m.Else():
-                m.d.sync += [e_n0.eq(e_n0 + C), e_t.eq(e_t + 1)]
-        wiring.connect(m, e_feed.o, core.i_epi)
+                m.d.sync += e_t.eq(e_t + 1)
 
         # ---- output: row lanes -> vector elements -------------------------------
         o_lane = Signal(range(max(C, 2)))
@@ -494,5 +541,5 @@ class LeftTile(wiring.Component):
         # cleared on the edge that hands the last output element to the vector
         # sender (busy from then on), so there is no idle cycle in between.
         m.d.comb += self.busy.eq(port.busy | vec.busy | core.busy | running | cmd_pending
-                                 | w_feed.busy | x_feed.busy | e_feed.busy | rd_valid | ans_valid)
+                                 | w_feed.busy | x_feed.busy | e_have | rd_valid | ans_valid)
         return m

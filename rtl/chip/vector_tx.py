@@ -7,19 +7,28 @@ sent once it is full or the vector has ended (its head then carries
 ``ACT_LAST``), so the head's length is known before it leaves. Elements wait
 while a packet is being sent.
 
-The packet's words wait in a FIFO of 16-bit halves (low half first): 30 x 16
-bits is one iCE40 block RAM, where 15 x 32 took two. A word then leaves
-every other cycle, still faster than elements arrive (four cycles a word).
+The packet's words wait in a buffer of 16-bit halves (word w's low half at
+2w, its high half at 2w + 1): 30 x 16 bits is one iCE40 block RAM, where
+15 x 32 took two. It is not a FIFO: a packet is written whole, then read
+whole while elements wait, so each element is written straight into its
+byte lane (no byte waits for its neighbour, no FIFO pointers or output
+register); the last word's unwritten bytes are written as zeros (the rest
+of its half with the last element, the other half the next cycle). A word
+is read as two halves, the low one kept in a register while the high one
+is read, so a word leaves every other cycle, still faster than elements
+arrive (four cycles a word).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from sw_model.chip_map import ACT_LAST, MAX_WORDS
 
 from ..callosum.layouts import PacketType
 from ..callosum.ni import tx_layout, tx_word
+from ..memattrs import no_collision
 
 ELEMENT = data.StructLayout({"value": signed(8), "last": unsigned(1)})
 
@@ -36,59 +45,74 @@ class VectorSender(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # SyncFIFOBuffered holds `depth` entries: a whole packet of halves.
-        m.submodules.halves = halves = fifo.SyncFIFOBuffered(width=16, depth=2 * MAX_WORDS)
-        pack = Signal(8)               # the half's low byte, while its high byte is awaited
+        m.submodules.halves = halves = Memory(shape=16, depth=2 * MAX_WORDS, init=[],
+                                              attrs=no_collision(platform))
+        wp = halves.write_port(granularity=8)
+        rp = halves.read_port()
         nbytes = Signal(2)             # bytes of the word being filled
         nwords = Signal(4)             # words of the packet being filled
-        pad = Signal()                 # the last word's high half (zeros) is still to be pushed
+        pad = Signal()                 # the last word's high half (zeros) is still to be written
         sending = Signal()
         head_sent = Signal()
         final = Signal()               # the packet being sent ends the vector
-        left = Signal(4)               # words of the packet still to send
-        low, have_low = Signal(16), Signal()
+        rd_word = Signal(4)            # the word whose halves are read
+        # 0: no read yet; 1: the low half arrives (a read of the high half
+        # goes out); 2: the high half is there, the word is on o_tx.
+        phase = Signal(2)
+        low = Signal(16)
+        rd_en = Signal()               # (a read port's own `en` is 1 unless driven)
 
         e = self.i_elem.payload
         m.d.comb += self.i_elem.ready.eq(~sending)
         take = self.i_elem.valid & self.i_elem.ready
         byte = e.value.as_unsigned()
-        # A half is pushed with its high byte (bytes 1 and 3 of a word), or
-        # early with the vector's last element (the rest of it zeros); a last
-        # element in the low half of a word leaves its high half to `pad`,
-        # pushed the next cycle (the FIFO always has room: it holds a whole
-        # packet, and elements wait while the packet is sent).
-        half = Signal(16)
-        m.d.comb += half.eq(Mux(nbytes[0], (byte << 8) | pack, byte))
-        push = take & (nbytes[0] | e.last)
+        # An element goes to byte lane nbytes[0] of half nbytes[1]; the last
+        # one also zeros lane 1 of its half when it lands in lane 0, and
+        # leaves a high half it did not reach to `pad` (the next cycle: one
+        # write port; elements wait while the packet is sent, so that cycle
+        # writes nothing else). No half is read in a cycle that writes it
+        # (the memory is marked so, for the FPGA flow): the first read of a
+        # packet is issued after its last write, the pad's included.
         word_end = take & ((nbytes == 3) | e.last)
-        m.d.comb += [halves.w_en.eq(push | pad), halves.w_data.eq(Mux(pad, 0, half))]
+        m.d.comb += [
+            wp.addr.eq(Mux(pad, Cat(1, nwords - 1), Cat(nbytes[1], nwords))),
+            wp.data.eq(Mux(pad, 0, Cat(byte, Mux(nbytes[0], byte, 0)))),
+            wp.en[0].eq(pad | (take & ~nbytes[0])),
+            wp.en[1].eq(pad | (take & (nbytes[0] | e.last))),
+        ]
         m.d.sync += pad.eq(take & e.last & ~nbytes[1])
         with m.If(take):
-            m.d.sync += [pack.eq(byte), nbytes.eq(nbytes + 1)]
+            m.d.sync += nbytes.eq(nbytes + 1)
         with m.If(word_end):
             m.d.sync += [nbytes.eq(0), nwords.eq(nwords + 1)]
             with m.If((nwords == MAX_WORDS - 1) | e.last):
-                m.d.sync += [sending.eq(1), head_sent.eq(0), final.eq(e.last), left.eq(nwords + 1)]
+                m.d.sync += [sending.eq(1), head_sent.eq(0), final.eq(e.last)]
 
+        # The head's length is the packet's word count, nwords while it is
+        # sent (only the head's length counts: the words carry it as well).
         tx_data = Signal(32)
-        m.d.comb += self.o_tx.payload.eq(tx_word(self.flit_width, self.dst_x, self.dst_y, PacketType.ACTIVATION,
-                                                 left, tx_data))
+        m.d.comb += [self.o_tx.payload.eq(tx_word(self.flit_width, self.dst_x, self.dst_y, PacketType.ACTIVATION,
+                                                  nwords, tx_data)),
+                     rp.addr.eq(Cat(phase == 1, rd_word)), rp.en.eq(rd_en)]
+        # The reads of the first word overlap the head.
+        with m.If(sending & ~pad & (phase == 0)):
+            m.d.comb += rd_en.eq(1)
+            m.d.sync += phase.eq(1)
+        with m.If(phase == 1):
+            m.d.comb += rd_en.eq(1)
+            m.d.sync += [low.eq(rp.data), rd_word.eq(rd_word + 1), phase.eq(2)]
         with m.If(sending & ~head_sent):
             m.d.comb += [self.o_tx.valid.eq(1), tx_data.eq(Mux(final, ACT_LAST, 0))]
             with m.If(self.o_tx.ready):
                 m.d.sync += head_sent.eq(1)
-        with m.Elif(sending):
-            # A word's low half waits in `low` while its high half is read.
-            with m.If(~have_low):
-                m.d.comb += halves.r_en.eq(1)
-                with m.If(halves.r_rdy):
-                    m.d.sync += [low.eq(halves.r_data), have_low.eq(1)]
-            with m.Else():
-                m.d.comb += [self.o_tx.valid.eq(halves.r_rdy), tx_data.eq(Cat(low, halves.r_data)),
-                             halves.r_en.eq(self.o_tx.ready)]
-                with m.If(halves.r_rdy & self.o_tx.ready):
-                    m.d.sync += [left.eq(left - 1), have_low.eq(0)]
-                    with m.If(left == 1):
-                        m.d.sync += [sending.eq(0), nwords.eq(0)]
+        with m.Elif(phase == 2):
+            m.d.comb += [self.o_tx.valid.eq(1), tx_data.eq(Cat(low, rp.data))]
+            with m.If(self.o_tx.ready):
+                with m.If(rd_word == nwords):      # (rd_word counts the words read)
+                    m.d.sync += [sending.eq(0), nwords.eq(0), rd_word.eq(0), phase.eq(0)]
+                with m.Else():
+                    # The next word's low half, read as this word leaves.
+                    m.d.comb += rd_en.eq(1)
+                    m.d.sync += phase.eq(1)
         m.d.comb += self.busy.eq(sending | (nbytes != 0) | (nwords != 0))
         return m
