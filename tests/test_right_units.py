@@ -36,12 +36,13 @@ def lif_cases(rng, n):
     return u, v, acc, ref, p
 
 
-def test_lif_lane_matches_golden():
+@pytest.mark.parametrize("gated", [True, False])
+def test_lif_lane_matches_golden(gated):
     rng = np.random.default_rng(21)
     n = 400
     u, v, acc, ref, p = lif_cases(rng, n)
     lay = RightLayouts(RightConfig())
-    dut = LifLane(lay)
+    dut = LifLane(lay, gated=gated)
     got = []
 
     async def bench(ctx):
@@ -51,20 +52,41 @@ def test_lif_lane_matches_golden():
                 ctx.set(dut.v, int(v[i]))
                 ctx.set(dut.acc, int(acc[i]))
                 ctx.set(dut.ref, int(ref[i]))
-                ctx.set(dut.active, 1)
+                if gated:
+                    ctx.set(dut.active, 1)
                 ctx.set(dut.p0, {"du": int(p["du"][i]), "dv": int(p["dv"][i]),
                                  "bias_exp": int(p["bias_exp"][i]), "refractory": int(p["refractory"][i])})
-                ctx.set(dut.p1, {"vth": int(p["vth"][i]), "bias_mant": int(p["bias_mant"][i])})
+            # p1 comes P1_DELAY cycles behind the rest (the core reads it later).
+            k = i - LifLane.P1_DELAY
+            if 0 <= k < n:
+                ctx.set(dut.p1, {"vth": int(p["vth"][k]), "bias_mant": int(p["bias_mant"][k])})
             await ctx.tick()
-            if i + 1 >= LifLane.LATENCY:
+            if 0 <= i + 1 - LifLane.LATENCY < n:
                 got.append((ctx.get(dut.u_next), ctx.get(dut.v_next), ctx.get(dut.ref_next), ctx.get(dut.spike)))
 
     simulate(dut, bench)
     a_in = np.clip(acc, -32768, 32767)
     eu, ev, eref, espike = g.loihi_lif_step_refractory(
         u, v, ref, a_in, p["du"], p["dv"], p["vth"], p["bias_mant"], p["bias_exp"], p["refractory"])
+    assert len(got) == n
     for i in range(n):
         assert got[i] == (eu[i], ev[i], eref[i], int(espike[i])), f"case {i}"
+
+
+def test_lif_lane_load_sets_u_and_ref():
+    """The core's config writes of u and ref go through the lane's output
+    registers (LifLane.load): both take the data word at the next edge."""
+    dut = LifLane(RightLayouts(RightConfig()), gated=False)
+
+    async def bench(ctx):
+        for word in (0x1ABCDEF, 0x0000003, 0x1000000, 0x0FFFFFF):
+            ctx.set(dut.load, 1)
+            ctx.set(dut.load_data, word)
+            await ctx.tick()
+            assert ctx.get(dut.u_next) == word - (1 << 25) * (word >> 24), hex(word)
+            assert ctx.get(dut.ref_next) == word & 0xF, hex(word)
+
+    simulate(dut, bench)
 
 
 def test_compile_buckets_by_lane_and_keeps_order():

@@ -16,6 +16,11 @@ Ports:
 
 The scan reads one element per cycle from a ``lib.memory`` and writes its
 accumulator back; a spike waiting on ``o_event`` holds the scan.
+
+The memory is read only by the scan, one element ahead of the write-back,
+and written by a load only between steps, when nothing reads it: it is
+never read and written at one address in one cycle, and is marked so
+(``rtl.memattrs.no_collision``) for the FPGA flow.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -23,6 +28,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..memattrs import no_collision
 from ._check import check_size
 
 THRESHOLD = 128
@@ -42,7 +48,7 @@ class RateEncoder(wiring.Component):
         m = Module()
         E = self.elements
         entry = data.StructLayout({"value": unsigned(7), "acc": unsigned(8)})
-        m.submodules.mem = mem = Memory(shape=entry, depth=E, init=[])
+        m.submodules.mem = mem = Memory(shape=entry, depth=E, init=[], attrs=no_collision(platform))
         wp = mem.write_port()
         rp = mem.read_port()
 
@@ -69,7 +75,9 @@ class RateEncoder(wiring.Component):
 
         # Scan pipeline: read element scan_idx, then update it one cycle later.
         issue = scanning & (scan_idx < count) & advance
-        m.d.comb += [rp.addr.eq(scan_idx), rp.en.eq(issue | ~scanning)]
+        # Enabled only to issue (the write-back is at s1_idx = scan_idx - 1;
+        # loads write only while not scanning).
+        m.d.comb += [rp.addr.eq(scan_idx), rp.en.eq(issue)]
         with m.If(advance):
             m.d.sync += [s1_valid.eq(issue), s1_idx.eq(scan_idx)]
             with m.If(issue):

@@ -70,8 +70,12 @@ ACCEPTS = ["CONFIG_WRITE", "WEIGHTS", "CONFIG_READ", "ACTIVATION", "SPIKE"]
 
 
 def _sat_inc(m, counter, cond):
-    with m.If(cond & (counter != (1 << len(counter)) - 1)):
-        m.d.sync += counter.eq(counter + 1)
+    # Saturation from the incrementer's carry out, not a compare with all
+    # ones: the carry chain makes it anyway.
+    inc = Signal(len(counter) + 1, name=f"{counter.name}_inc")
+    m.d.comb += inc.eq(counter + 1)
+    with m.If(cond & ~inc[-1]):
+        m.d.sync += counter.eq(inc)
 
 
 class RightTile(wiring.Component):
@@ -200,14 +204,15 @@ class RightTile(wiring.Component):
         bus_ptr_wr, bus_dest_wr = wr & is_ptr, wr & is_dest
         reg_values = {
             RightReg.KIND: int(NodeKind.RIGHT), RightReg.WINDOW: window, RightReg.COUNT_DEST: count_dest,
-            RightReg.COUNT_N: count_n, RightReg.ERRORS: Mux(errors > 0xFFFF, 0xFFFF, errors),
+            RightReg.COUNT_N: count_n, RightReg.ERRORS: Mux(errors[16], 0xFFFF, errors[:16]),
             RightReg.SPIKES_SENT: spikes_sent, RightReg.SPIKES_RECEIVED: spikes_received,
         }
         with m.If(local & rd):
             m.d.sync += [rvalid.eq(~is_ptr & ~is_dest), tbl_rd.eq(is_ptr | is_dest), tbl_ptr.eq(is_ptr),
                          rdata.eq(0)]
-            with m.If(is_reg):
-                with m.Switch(offset):
+            # Mapped registers differ in their low offset bits.
+            with m.If(reg_mapped):
+                with m.Switch(offset[:max(RightReg).bit_length()]):
                     for k, val in reg_values.items():
                         with m.Case(k):
                             m.d.sync += rdata.eq(val)
@@ -344,7 +349,9 @@ class RightTile(wiring.Component):
         # Refused accesses and table entries past the end of OUT_DEST (skipped).
         err_inc = Signal(2)
         m.d.comb += err_inc.eq(refused + (issue & ~in_table))
-        m.d.sync += tile_errors.eq(Mux(tile_errors + err_inc > 0xFFFF, 0xFFFF, tile_errors + err_inc))
+        err_sum = Signal(17)          # at most 0xFFFF + 2: bit 16 is the overflow
+        m.d.comb += err_sum.eq(tile_errors + err_inc)
+        m.d.sync += tile_errors.eq(Mux(err_sum[16], 0xFFFF, err_sum[:16]))
 
         m.d.comb += self.busy.eq(
             port.busy | vec.busy | core.busy | counter.busy | (phase != OPEN)

@@ -17,7 +17,7 @@ to its write port, so the sum written in one cycle is the value read in the
 same cycle.
 
 Update (after a TICK, once the event pipeline is empty): one group per cycle
-through ``LifLane`` (4 stages); the accumulator is cleared as it is read;
+through ``LifLane`` (``LATENCY`` stages); the accumulator is cleared as it is read;
 groups with spikes queue their lane masks in a FIFO deep enough for every
 group, so emission never stalls the update; the serialiser emits ids in
 increasing order and then one ``done`` beat.
@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..memattrs import no_collision
 from .layouts import ID_WORD, LANE_BITS, REGION_SHIFT, InKind, Reg, Region, RightLayouts
-from .neuron import ACC_SHAPE, U_SHAPE, V_SHAPE, LifLane
+from .neuron import ACC_SHAPE, V_SHAPE, LifLane, saturate
 
 ACC_MAX = (1 << 23) - 1
 ACC_MIN = -(1 << 23)
@@ -43,8 +43,11 @@ def _has_spram(platform):
 
 
 def _sat_counter(m, sig, inc):
-    with m.If(inc & (sig != (1 << len(sig)) - 1)):
-        m.d.sync += sig.eq(sig + 1)
+    # Saturation from the incrementer's carry out (no compare with all ones).
+    nxt = Signal(len(sig) + 1, name=f"{sig.name}_inc")
+    m.d.comb += nxt.eq(sig + 1)
+    with m.If(inc & ~nxt[-1]):
+        m.d.sync += sig.eq(nxt)
 
 
 class RightCore(wiring.Component):
@@ -206,27 +209,47 @@ class RightCore(wiring.Component):
         # ---- update pipeline -------------------------------------------------
         ug = Signal(range(G + 1))          # next group to read
         # Stage k of the walk: the read (1), then the lane's stages; the
-        # last writes the new state back.
+        # last (w) writes the new state back, a whole group in one cycle (a
+        # reset never leaves a group half updated). The group of stage 1
+        # clears the accumulators, that of stage P1_DELAY reads param1 (the
+        # lane takes it P1_DELAY cycles after the rest). The walk reads
+        # groups 0, 1, 2, ... one per cycle, so the write-back address is a
+        # counter of write-backs rather than a copy of the group through
+        # every stage.
         u_valids = [Signal(name=f"u{k}_valid") for k in range(1, LifLane.LATENCY + 2)]
-        u_groups = [Signal(GB, name=f"u{k}_group") for k in range(1, LifLane.LATENCY + 2)]
+        u_groups = [Signal(GB, name=f"u{k}_group") for k in range(1, LifLane.P1_DELAY + 1)]
         upd_read = (phase == UPDATE) & (ug < upd_groups)
         m.d.sync += [u_valids[0].eq(upd_read), u_groups[0].eq(ug)]
         for k in range(1, len(u_valids)):
-            m.d.sync += [u_valids[k].eq(u_valids[k - 1]), u_groups[k].eq(u_groups[k - 1])]
+            m.d.sync += u_valids[k].eq(u_valids[k - 1])
+        for k in range(1, len(u_groups)):
+            m.d.sync += u_groups[k].eq(u_groups[k - 1])
         u1_valid, u1_group = u_valids[0], u_groups[0]
-        uw_valid, uw_group = u_valids[-1], u_groups[-1]
+        p1_valid, p1_group = u_valids[LifLane.P1_DELAY - 1], u_groups[-1]
+        uw_valid = u_valids[-1]
+        uw_group = Signal(GB)
+        with m.If(uw_valid):
+            m.d.sync += uw_group.eq(uw_group + 1)
+        # Config writes of u and ref take a cycle more: loaded into the
+        # lane's output registers (LifLane.load) and uw_group, they are
+        # written from there the next cycle, by the same port and data path
+        # as the update's write-back (uref_pend: which lane and field).
+        uref_pend_u = Signal(NL)
+        uref_pend_ref = Signal(NL)
+        uref_pend = (uref_pend_u | uref_pend_ref).any()
         upd_in_flight = Cat(*u_valids).any()
         lanes = []
+        gated = G * NL != cfg.neurons      # the last group has lanes past the last neuron
         for j in range(NL):
-            lane = LifLane(lay)
+            lane = LifLane(lay, gated=gated)
             m.submodules[f"lif{j}"] = lane
             lanes.append(lane)
-            active = (u1_group * NL + j) < cfg.neurons
             m.d.comb += [
                 lane.u.eq(u_data[j]), lane.v.eq(v_p[j][0].data), lane.ref.eq(ref_data[j]),
                 lane.acc.eq(acc_p[j][0].data), lane.p0.eq(p0_p[j][0].data), lane.p1.eq(p1_p[j][0].data),
-                lane.active.eq(active),
             ]
+            if gated:
+                m.d.comb += lane.active.eq((u1_group * NL + j) < cfg.neurons)
         spike_mask = Cat(*(lane.spike for lane in lanes))
 
         # Spike masks of whole groups; every group of a step fits (the
@@ -246,10 +269,12 @@ class RightCore(wiring.Component):
         rd_region = Signal(4)
         rd_lane = Signal(LANE_BITS)
         rd_reg = Signal(32)          # register reads are answered from here
-        cfg_ok = (phase == RUN) & pipe_empty & ~resp_valid & ~rd_pending
+        is_write = req.write
+        # (A read waits while a u/ref write is pending: it could read the
+        # word being written.)
+        cfg_ok = (phase == RUN) & pipe_empty & ~resp_valid & ~rd_pending & ~(uref_pend & ~is_write)
         m.d.comb += self.i_cfg.ready.eq(cfg_ok)
         take_cfg = self.i_cfg.valid & self.i_cfg.ready
-        is_write = req.write
 
         per_neuron = (index < G) & (lane_sel < NL)
         mapped = Mux(region == Region.REGS, offset <= max(Reg),
@@ -262,18 +287,23 @@ class RightCore(wiring.Component):
         cfg_wr = take_cfg & is_write & ~bad
         cfg_rd = take_cfg & ~is_write
 
+        with m.If(cfg_wr & ((region == Region.U) | (region == Region.REF))):
+            m.d.sync += uw_group.eq(index[:GB])
         with m.If(cfg_wr & (region == Region.REGS) & (offset == Reg.WEXP)):
             m.d.sync += wexp.eq(req.data[:3])
         with m.If(cfg_wr & (region == Region.REGS) & (offset == Reg.GROUPS)):
-            m.d.sync += upd_groups.eq(Mux(req.data > G, G, req.data))
+            gb = (G + 1).bit_length()
+            m.d.sync += upd_groups.eq(Mux(req.data[gb:].any() | (req.data[:gb] > G), G, req.data))
         reg_values = {
             Reg.ID: ID_WORD, Reg.WEXP: wexp, Reg.ERRORS: errors, Reg.CFG_ERRORS: cfg_errors,
             Reg.STEPS: steps, Reg.SOPS: sops, Reg.INTEGRATE_CYCLES: cyc_int,
             Reg.UPDATE_CYCLES: cyc_upd, Reg.SHAPE: cfg.neurons | (NL << 16), Reg.GROUPS: upd_groups,
         }
+        # Registers are selected by the low offset bits alone: a larger
+        # offset is unmapped (rd_region 0xF), and answered 0.
         with m.If(cfg_rd):
             m.d.sync += [rd_pending.eq(1), rd_region.eq(Mux(mapped, region, 0xF)), rd_lane.eq(lane_sel)]
-            with m.Switch(offset):
+            with m.Switch(offset[:max(Reg).bit_length()]):
                 for k, val in reg_values.items():
                     with m.Case(k):
                         m.d.sync += rd_reg.eq(val)
@@ -289,8 +319,9 @@ class RightCore(wiring.Component):
                     (p0_p, Region.PARAM0, req.data[:31]), (p1_p, Region.PARAM1, req.data[:30]),
                     (v_p, Region.V, req.data[:24])):
                 rp, wp = reg_ports[j]
-                m.d.comb += [rp.addr.eq(Mux(in_update, ug, cfg_idx)),
-                             rp.en.eq(upd_read | (cfg_rd & (region == reg_region)))]
+                upd_addr, upd_en = (p1_group, p1_valid) if reg_region == Region.PARAM1 else (ug, upd_read)
+                m.d.comb += [rp.addr.eq(Mux(in_update, upd_addr, cfg_idx)),
+                             rp.en.eq(upd_en | (cfg_rd & (region == reg_region)))]
                 if reg_region == Region.V:
                     m.d.comb += [wp.addr.eq(Mux(in_update, uw_group, cfg_idx)),
                                  wp.data.eq(Mux(in_update, lanes[j].v_next, value)),
@@ -300,13 +331,15 @@ class RightCore(wiring.Component):
                                  wp.en.eq(lane_hit & (region == reg_region))]
             rp, wp = uref_p[j]
             cfg_u, cfg_ref = lane_hit & (region == Region.U), lane_hit & (region == Region.REF)
+            m.d.sync += [uref_pend_u[j].eq(cfg_u), uref_pend_ref[j].eq(cfg_ref)]
             m.d.comb += [
+                lanes[j].load.eq(cfg_u | cfg_ref), lanes[j].load_data.eq(req.data[:25]),
                 rp.addr.eq(Mux(in_update, ug, cfg_idx)),
                 rp.en.eq(upd_read | (cfg_rd & ((region == Region.U) | (region == Region.REF)))),
-                wp.addr.eq(Mux(in_update, uw_group, cfg_idx)),
-                wp.data.eq(Mux(in_update, Cat(lanes[j].u_next, Const(0, 3), lanes[j].ref_next),
-                               Cat(req.data[:25], Const(0, 3), req.data[:4]))),
-                wp.en.eq(Mux(in_update, uw_valid.replicate(8), Cat(cfg_u.replicate(7), cfg_ref))),
+                # (uw_valid only in the update, a pending write only in RUN.)
+                wp.addr.eq(uw_group),
+                wp.data.eq(Cat(lanes[j].u_next, Const(0, 3), lanes[j].ref_next)),
+                wp.en.eq(Cat((uw_valid | uref_pend_u[j]).replicate(7), uw_valid | uref_pend_ref[j])),
             ]
             # Accumulators: integrate reads a row's target groups and writes
             # the sums; the update reads them and clears them behind itself.
@@ -314,7 +347,7 @@ class RightCore(wiring.Component):
             e = syn_entries[j]
             acc_sum = Signal(signed(26), name=f"acc_sum{j}")
             m.d.comb += acc_sum.eq(rp.data + (a_weight[j] << wexp))
-            sat = Mux(acc_sum > ACC_MAX, ACC_MAX, Mux(acc_sum < ACC_MIN, ACC_MIN, acc_sum))
+            sat = saturate(acc_sum, ACC_SHAPE.width)   # to [ACC_MIN, ACC_MAX]
             with m.If(in_update):
                 m.d.comb += [rp.addr.eq(ug), rp.en.eq(upd_read),
                              wp.addr.eq(u1_group), wp.data.eq(0), wp.en.eq(u1_valid)]
@@ -355,17 +388,16 @@ class RightCore(wiring.Component):
         def lane_mux(port_list, signed_shape):
             return lane_mux_of([Value.cast(rp.data) for rp, _ in port_list], signed_shape)
 
+        # A mapped per-neuron or synapse read has rd_lane < NL: lane 0 is the
+        # default of the chain (no gates at all with one lane).
         def lane_mux_of(words, signed_shape):
-            val = Const(0, 32)
-            for j, word in enumerate(words):
-                val = Mux(rd_lane == j, word.as_signed() if signed_shape else word, val)
+            words = [word.as_signed() if signed_shape else word for word in words]
+            val = words[0]
+            for j in range(1, len(words)):
+                val = Mux(rd_lane == j, words[j], val)
             return val
 
-        syn_lane = Const(0, 32)
-        for j in range(NL):
-            e = syn_entries[j]
-            word = Cat(e.weight, e.group, Const(0, 23 - GB), e.valid)
-            syn_lane = Mux(rd_lane == j, word, syn_lane)
+        syn_lane = lane_mux_of([Cat(e.weight, e.group, Const(0, 23 - GB), e.valid) for e in syn_entries], False)
         with m.If(rd_pending):
             m.d.sync += [rd_pending.eq(0), resp_valid.eq(1)]
             with m.Switch(rd_region):
@@ -398,7 +430,7 @@ class RightCore(wiring.Component):
         with m.Switch(phase):
             with m.Case(RUN):
                 with m.If(tick):
-                    m.d.sync += [phase.eq(Mux(upd_groups == 0, DRAIN, UPDATE)), ug.eq(0)]
+                    m.d.sync += [phase.eq(Mux(upd_groups == 0, DRAIN, UPDATE)), ug.eq(0), uw_group.eq(0)]
             with m.Case(UPDATE):
                 m.d.sync += ug.eq(ug + 1)
                 with m.If(ug == upd_groups - 1):
@@ -434,6 +466,7 @@ class RightCore(wiring.Component):
             self.o_spike.valid.eq(have | (phase == DONE)),
             self.o_spike.payload.neuron.eq(Mux(have, neuron_id, 0)),
             self.o_spike.payload.done.eq(~have & (phase == DONE)),
-            self.busy.eq((phase != RUN) | ~pipe_empty | have | (sfifo.level != 0) | resp_valid | rd_pending),
+            self.busy.eq((phase != RUN) | ~pipe_empty | have | (sfifo.level != 0) | resp_valid | rd_pending
+                         | uref_pend),
         ]
         return m

@@ -1,4 +1,4 @@
-"""One lane of Loihi's integer LIF neuron update, four pipeline stages.
+"""One lane of Loihi's integer LIF neuron update, three pipeline stages.
 
 Bit-exact with ``sw_model.right.loihi_lif_step`` plus Hemi's refractory
 counter::
@@ -11,16 +11,35 @@ counter::
     refractory (ref > 0): v' = 0, no spike, ref - 1
     otherwise: spike iff v' > vth * 64; a spike zeroes v' and loads ref
 
-``trunc`` rounds toward zero: ``(x + (x < 0 ? 4095 : 0)) >> 12``.
+``trunc`` rounds toward zero: ``(x >> 12) + (x < 0 and x % 4096 != 0)``.
 
 Stages (one or two carry chains each, for a 50 MHz FPGA clock): 1 the two
-decay products; 2 their truncation, ``d``; 3 the wrap of ``u'`` and
-``trunc(v decay) + bias``; 4 ``e``, the clamp and the threshold, compared
-side by side (``vth * 64 < 2**23 - 1``, so ``clamp(e) > vth * 64`` is
-``e > vth * 64``).
+decay products, each as two halves that the multiplier blocks register
+themselves; 2 the products, their truncation, ``d`` and ``u'`` (``d``
+wrapped: bit selects and an OR), and ``trunc(v decay) + bias``; 3 ``e``,
+the clamp and the threshold, compared side by side.
+
+Few pipeline copies (on the iCE40 a flip-flop that only copies another
+costs a logic cell of its own; the UP5K's SB_MAC16 registers its product
+for free):
+
+* ``p1`` (vth, bias_mant) is presented :data:`LifLane.P1_DELAY` cycle
+  after the other inputs, when stage 2 needs the bias: the core reads that
+  memory a cycle later instead of the lane carrying it.
+* The refractory state travels as 5 bits: whether the neuron is held, and
+  the counter it gets if held or if it fires (``ref - 1`` or
+  ``refractory``); plus ``active`` (ANDed with not held) where the core has
+  lanes past its last neuron (``gated``).
+* The register widths are those of the values' ranges for any input the
+  ports can carry (``v`` has 24 bits, so ``|trunc(v decay)| <= 2**23``), not
+  those of the generic arithmetic.
+
+(``u_next`` keeps ``u'`` with ``v'``: the core writes a group's whole
+state in one cycle, so a reset never leaves it half updated. It is not a
+plain copy: config writes of u and ref load it, see ``load``.)
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,83 +49,134 @@ ACC_SHAPE = signed(24)  # the step's saturating synaptic accumulator
 V_MAX = (1 << 23) - 1
 
 
-def trunc4096(m, x, name):
-    """x / 4096 rounded toward zero."""
-    q = Signal(signed(len(x) - 12 + 1), name=name)
-    m.d.comb += q.eq(Mux(x < 0, x + 4095, x) >> 12)
-    return q
+def trunc_parts(m, x, name):
+    """x / 4096 rounded toward zero, as ``floor + round_up``: a negative x
+    with a remainder rounds up by one. Returned apart so the one-bit term
+    can ride on the carry-in of the adder that follows (no adder over the
+    12 discarded bits, no multiplexer)."""
+    floor = Signal(signed(len(x) - 12), name=f"{name}_floor")
+    round_up = Signal(name=f"{name}_round_up")
+    m.d.comb += [floor.eq(x >> 12), round_up.eq(x[-1] & x[:12].any())]
+    return floor, round_up
+
+
+def saturate(x, bits):
+    """x clamped to ``signed(bits)`` (x signed and wider), from the bits
+    above: x fits iff they all equal its sign."""
+    top = x[bits - 1:]
+    fits = ~top.any() | top.all()
+    limit = Mux(x[-1], -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    return Mux(fits, x[:bits].as_signed(), limit)
 
 
 class LifLane(wiring.Component):
-    LATENCY = 4
+    """``u``, ``v``, ``ref``, ``acc``, ``p0`` (and ``active``, if ``gated``)
+    in cycle c, ``p1`` in cycle c + P1_DELAY; the results in cycle
+    c + LATENCY. Without ``gated`` every input is a real neuron (the core's
+    lanes divide its neurons).
 
-    def __init__(self, layouts):
-        super().__init__({
+    ``load``: ``u_next`` and ``ref_next`` take ``load_data`` (bits 0..24,
+    and 0..3) at the next edge instead. The core sends its config writes of
+    u and ref through them, so its u/ref memory has one write-data source,
+    and ``u_next`` is a multiplexer's register rather than a plain copy of
+    the stage before."""
+
+    LATENCY = 3
+    P1_DELAY = 1
+
+    def __init__(self, layouts, gated=True):
+        self.gated = gated
+        ports = {
             "u": In(U_SHAPE), "v": In(V_SHAPE), "ref": In(4), "acc": In(ACC_SHAPE),
-            "p0": In(layouts.param0), "p1": In(layouts.param1), "active": In(1),
+            "p0": In(layouts.param0), "p1": In(layouts.param1),
+            "load": In(1), "load_data": In(U_SHAPE.width),
             "u_next": Out(U_SHAPE), "v_next": Out(V_SHAPE), "ref_next": Out(4), "spike": Out(1),
-        })
+        }
+        if gated:
+            ports["active"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         p0, p1 = self.p0, self.p1
 
-        # Stage 1: the two decay products, the saturated input, the bias.
-        s1_mu = Signal(signed(25 + 13), name="s1_mu")
-        s1_mv = Signal(signed(24 + 14), name="s1_mv")
+        # The refractory state, carried to stage 4: held (ref > 0); the
+        # counter's next value if held or if the neuron fires; may fire.
+        def ref_regs(k):
+            regs = [Signal(name=f"s{k}_held"), Signal(4, name=f"s{k}_rnext")]
+            if self.gated:
+                regs.append(Signal(name=f"s{k}_may_fire"))
+            return regs
+
+        # Stage 1: the two decay products, as the halves the multiplier
+        # blocks make (u and v split at bit 16): a product registered whole
+        # keeps its register in the block (iCE40 SB_MAC16, ECP5 MULT18X18D),
+        # and the halves are added in stage 2. No reset: stage data, whose
+        # validity the core tracks.
+        # (Each register exactly as wide as its product's range: a bit left
+        # unused would be trimmed, and a partial register stays outside.)
+        def halves(x, k, k_max, name):
+            lo = Signal(unsigned(16 + len(k)), name=f"s1_{name}_lo", reset_less=True)
+            top = 1 << (len(x) - 17)       # x[16:] lies in [-top, top)
+            hi = Signal(range(-top * k_max, (top - 1) * k_max + 1), name=f"s1_{name}_hi", reset_less=True)
+            m.d.sync += [lo.eq(x[:16] * k), hi.eq(x[16:].as_signed() * Cat(k, 0).as_signed())]
+            return lo, hi
+
+        ku = Signal(12, name="ku")      # 4095 - du
+        kv = Signal(13, name="kv")      # 4096 - dv, 1..4096
+        m.d.comb += [ku.eq(4095 - p0.du), kv.eq(4096 - p0.dv)]
+        mu_lo, mu_hi = halves(self.u, ku, 4095, "mu")     # 25-bit u times 0..4095
+        mv_lo, mv_hi = halves(self.v, kv, 4096, "mv")     # 24-bit v times 1..4096
         s1_ain = Signal(signed(16), name="s1_ain")
-        s1_bias = Signal(signed(13 + 7), name="s1_bias")
-        s1_vth = Signal(unsigned(17), name="s1_vth")
-        s1_ref = Signal(4, name="s1_ref")
-        s1_refr = Signal(4, name="s1_refractory")
-        s1_active = Signal(name="s1_active")
-        ain = Mux(self.acc > 32767, 32767, Mux(self.acc < -32768, -32768, self.acc))
+        s1_exp = Signal(3, name="s1_bias_exp")
+        s1_ref = ref_regs(1)
+        held = self.ref != 0
         m.d.sync += [
-            s1_mu.eq(self.u * (4095 - p0.du)),
-            s1_mv.eq(self.v * (4096 - p0.dv)),
-            s1_ain.eq(ain),
-            s1_bias.eq(p1.bias_mant << p0.bias_exp),
-            s1_vth.eq(p1.vth), s1_ref.eq(self.ref), s1_refr.eq(p0.refractory),
-            s1_active.eq(self.active),
+            s1_ain.eq(saturate(self.acc, 16)),
+            s1_exp.eq(p0.bias_exp),
+            s1_ref[0].eq(held), s1_ref[1].eq(Mux(held, self.ref - 1, p0.refractory)),
         ]
+        if self.gated:
+            m.d.sync += s1_ref[2].eq(self.active & ~held)
 
-        # Stage 2: the truncated decays; d.
-        s2_d = Signal(signed(27), name="s2_d")
-        s2_vdec = Signal(signed(27), name="s2_vdec")
-        s2_bias = Signal.like(s1_bias, name="s2_bias")
-        s2_vth = Signal.like(s1_vth, name="s2_vth")
-        s2_ref, s2_refr, s2_active = Signal(4, name="s2_ref"), Signal(4, name="s2_refractory"), Signal(name="s2_active")
+        # Stage 2: the products; u' (d wrapped); the truncated v decay plus
+        # the bias (p1 arrives now; the rounding bits are the adders' carries
+        # in); the threshold. The wrap: u' = d mod 2**24 in (-2**23, 2**23]
+        # (one step of +-2**24 gets there, as |d| < 3 * 2**23), so its low 24
+        # bits are d's, and it is negative iff those, taken unsigned, exceed
+        # 2**23: bit selects and an OR, no carry chain.
+        mu = Signal(signed(37), name="mu")
+        mv = Signal(signed(36), name="mv")
+        m.d.comb += [mu.eq(mu_lo + (mu_hi << 16)), mv.eq(mv_lo + (mv_hi << 16))]
+        u_floor, u_up = trunc_parts(m, mu, "u_decay")
+        v_floor, v_up = trunc_parts(m, mv, "v_decay")
+        d = Signal(signed(26), name="d")        # |trunc(u decay)| < 2**24, |a_in * 64| <= 2**21
+        m.d.comb += d.eq(u_floor + s1_ain * 64 + u_up)
+        s2_u = Signal(U_SHAPE, name="s2_u")
+        s2_vb = Signal(signed(25), name="s2_vb")        # |trunc(v decay)| <= 2**23, |bias| <= 2**19
+        s2_vth64 = Signal(unsigned(23), name="s2_vth64")
+        s2_ref = ref_regs(2)
         m.d.sync += [
-            s2_d.eq(trunc4096(m, s1_mu, "u_decay") + s1_ain * 64),
-            s2_vdec.eq(trunc4096(m, s1_mv, "v_decay")),
-            s2_bias.eq(s1_bias), s2_vth.eq(s1_vth),
-            s2_ref.eq(s1_ref), s2_refr.eq(s1_refr), s2_active.eq(s1_active),
-        ]
+            s2_u.eq(Cat(d[:24], d[23] & d[:23].any())),
+            s2_vb.eq(v_floor + (p1.bias_mant << s1_exp) + v_up),
+            s2_vth64.eq(p1.vth << 6),
+        ] + [a.eq(b) for a, b in zip(s2_ref, s1_ref)]
 
-        # Stage 3: u' (d wrapped), and the part of e that does not need u'.
-        d = s2_d
-        s3_u = Signal(U_SHAPE, name="s3_u")
-        s3_vb = Signal(signed(28), name="s3_vb")
-        s3_vth64 = Signal(unsigned(23), name="s3_vth64")
-        s3_ref, s3_refr, s3_active = Signal(4, name="s3_ref"), Signal(4, name="s3_refractory"), Signal(name="s3_active")
-        m.d.sync += [
-            s3_u.eq(Mux(d > (1 << 23), d - (1 << 24), Mux(d <= -(1 << 23), d + (1 << 24), d))),
-            s3_vb.eq(s2_vdec + s2_bias),
-            s3_vth64.eq(s2_vth << 6),
-            s3_ref.eq(s2_ref), s3_refr.eq(s2_refr), s3_active.eq(s2_active),
-        ]
-
-        # Stage 4: integrate, clamp and threshold v; refractory.
-        e = Signal(signed(29), name="e")
-        m.d.comb += e.eq(s3_vb + s3_u)
+        # Stage 3: integrate, clamp and threshold v (``vth * 64 < 2**23 - 1``,
+        # so ``clamp(e) > vth * 64`` is ``e > vth * 64``, compared side by
+        # side); refractory.
+        e = Signal(signed(26), name="e")
+        m.d.comb += e.eq(s2_vb + s2_u)
         v_new = Signal(V_SHAPE, name="v_new")
         m.d.comb += v_new.eq(Mux(e > V_MAX, V_MAX, Mux(e < -V_MAX, -V_MAX, e)))
-        refractory = s3_ref != 0
-        fire = ~refractory & s3_active & (e > s3_vth64)
+        held, rnext = s2_ref[0], s2_ref[1]
+        may_fire = s2_ref[2] if self.gated else ~held
+        fire = may_fire & (e > s2_vth64)
+        zero = held | fire
         m.d.sync += [
-            self.u_next.eq(s3_u),
-            self.v_next.eq(Mux(refractory | fire, 0, v_new)),
-            self.ref_next.eq(Mux(refractory, s3_ref - 1, Mux(fire, s3_refr, 0))),
+            self.u_next.eq(Mux(self.load, self.load_data, s2_u)),
+            self.v_next.eq(Mux(zero, 0, v_new)),
+            self.ref_next.eq(Mux(self.load, self.load_data[:4], Mux(zero, rnext, 0))),
             self.spike.eq(fire),
         ]
         return m
