@@ -1,12 +1,14 @@
 """What every board runs: the chip, its host port over a UART, and two LEDs.
 
 ``BoardTop(cfg, clk_hz, baud)`` has only pins: ``uart_rx``, ``uart_tx``,
-``led_heartbeat`` (toggles twice a second: the clock runs) and ``led_error``
-(lit, and held, once the chip refused a host packet, the mesh dropped one,
-or the UART lost a byte or saw a bad frame). The board files put a PLL in
+``led_heartbeat`` (toggles about every half second: the clock runs) and
+``led_error`` (lit, and held, once the chip refused a host packet, the mesh
+dropped one, or the UART lost a byte or saw a bad frame). The board files put a PLL in
 front of it; the simulation bench drives it directly (PLL bypassed), so
 the same top runs in Verilator and on a board.
 """
+
+import math
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
@@ -53,17 +55,19 @@ class BoardTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.chip = chip = Chip(self.cfg)
-        m.submodules.uart = uart = HostUart(self.cfg.callosum.flit_width, self.divisor)
+        # The UART's error counts only light the LED: 1-bit sticky flags.
+        m.submodules.uart = uart = HostUart(self.cfg.callosum.flit_width, self.divisor, count_bits=1)
         m.d.comb += [uart.rx.eq(self.uart_rx), self.uart_tx.eq(uart.tx)]
         wiring.connect(m, uart.o_word, chip.i_host)
         wiring.connect(m, chip.o_host, uart.i_word)
 
-        half_second = max(self.clk_hz // 2, 1)
-        beat = Signal(range(half_second))
-        with m.If(beat == half_second - 1):
-            m.d.sync += [beat.eq(0), self.led_heartbeat.eq(~self.led_heartbeat)]
-        with m.Else():
-            m.d.sync += beat.eq(beat + 1)
+        # A free-running counter whose top bit is the LED: it toggles every
+        # 2**n cycles, the power of two nearest half a second (0.47 s at
+        # 18 MHz, 0.67 s at 50 MHz); no compare, no reload, no LED register.
+        n = max(round(math.log2(max(self.clk_hz, 2) / 2)), 1)
+        beat = Signal(n + 1)
+        m.d.sync += beat.eq(beat + 1)
+        m.d.comb += self.led_heartbeat.eq(beat[-1])
         # Which counters are non-zero is registered first: the mesh's error
         # count is a sum over every router, too long a path to compare and
         # act on in the same cycle on the ECP5. The LED lights a cycle later.

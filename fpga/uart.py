@@ -7,11 +7,18 @@ directions. A UART cannot push back, so received words wait in a FIFO in
 front of the chip; a word that finds the FIFO full is dropped and counted
 (``overruns``), and a word left incomplete for ``resync`` bit times is
 discarded, so a host that restarts mid-word finds the bridge aligned again.
+
+The error counters saturate at ``count_bits`` bits (16 by default); a board
+that only lights a LED on them asks for 1 bit, a sticky flag, each of whose
+flip-flops would otherwise cost a logic cell on the iCE40.
 """
 
-from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from rtl.memattrs import no_collision
 
 
 def _check(component, name, value, lo):
@@ -20,20 +27,26 @@ def _check(component, name, value, lo):
         raise ValueError(f"{type(component).__name__}: {name} = {value!r}: must be an integer >= {lo}")
 
 
+def _count(m, counter, cond):
+    """A saturating event counter."""
+    with m.If(cond & ~counter.all()):
+        m.d.sync += counter.eq(counter + 1)
+
+
 class UARTRx(wiring.Component):
     """Samples ``rx`` in the middle of each bit; ``divisor`` clock cycles per
     bit. Bytes leave on ``o`` (no back-pressure: a byte not taken at once is
-    lost, the bridge in front of it never refuses one). ``frame_errors``
-    counts stop bits read as 0."""
+    lost, the bridge in front of it never refuses one); the payload is the
+    shift register itself, which holds for a bit time and more after the
+    byte's one-cycle ``valid``. ``frame_errors`` counts stop bits read as 0
+    (``count_bits`` wide, saturating)."""
 
-    rx: In(1, init=1)
-    o: Out(stream.Signature(8))
-    frame_errors: Out(16)
-
-    def __init__(self, divisor):
+    def __init__(self, divisor, count_bits=16):
         _check(self, "divisor", divisor, 4)
+        _check(self, "count_bits", count_bits, 1)
         self.divisor = divisor
-        super().__init__()
+        super().__init__({"rx": In(1, init=1), "o": Out(stream.Signature(8)),
+                          "frame_errors": Out(count_bits)})
 
     def elaborate(self, platform):
         m = Module()
@@ -45,6 +58,7 @@ class UARTRx(wiring.Component):
         bit = Signal(range(10))
         shift = Signal(8)
         busy = Signal()
+        m.d.comb += self.o.payload.eq(shift)
         m.d.sync += self.o.valid.eq(0)
         with m.If(~busy):
             with m.If(~rx):                          # start bit edge
@@ -57,41 +71,49 @@ class UARTRx(wiring.Component):
             with m.If(bit < 8):
                 m.d.sync += shift.eq(Cat(shift[1:], rx))
             with m.Else():
-                m.d.sync += busy.eq(0)
-                with m.If(rx):
-                    m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(shift)]
-                with m.Elif(self.frame_errors != 0xFFFF):
-                    m.d.sync += self.frame_errors.eq(self.frame_errors + 1)
+                m.d.sync += [busy.eq(0), self.o.valid.eq(rx)]
+                _count(m, self.frame_errors, ~rx)
         return m
 
 
 class UARTTx(wiring.Component):
-    """Sends each byte taken from ``i`` as 8N1, ``divisor`` cycles per bit."""
+    """Sends each word taken from ``i`` as ``nbytes`` 8N1 frames, least
+    significant byte first, ``divisor`` cycles per bit. The word is shifted
+    out of the register that took it, a data bit at a time (no byte or
+    frame register behind it); ``i`` is ready again once the last stop bit
+    has nearly ended."""
 
-    i: In(stream.Signature(8))
-    tx: Out(1, init=1)
-
-    def __init__(self, divisor):
+    def __init__(self, divisor, nbytes=1):
         _check(self, "divisor", divisor, 4)
-        self.divisor = divisor
-        super().__init__()
+        _check(self, "nbytes", nbytes, 1)
+        self.divisor, self.nbytes = divisor, nbytes
+        super().__init__({"i": In(stream.Signature(8 * nbytes)), "tx": Out(1, init=1)})
 
     def elaborate(self, platform):
         m = Module()
         D = self.divisor
         timer = Signal(range(D))
-        frame = Signal(10)                 # start, 8 data bits, stop; shifted out LSB first
-        left = Signal(range(11))
-        m.d.comb += self.i.ready.eq(left == 0)
+        shift = Signal(8 * self.nbytes)
+        pos = Signal(range(10))            # the frame's next bit: 0 start, 1..8 data, 9 stop
+        frames = Signal(range(self.nbytes + 1))   # frames still to send, the current one included
+        m.d.comb += self.i.ready.eq(frames == 0)
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [frame.eq(Cat(0, self.i.payload, 1)), left.eq(10), timer.eq(0)]
-        with m.Elif(left != 0):
+            m.d.sync += [shift.eq(self.i.payload), frames.eq(self.nbytes), pos.eq(0), timer.eq(0)]
+        with m.Elif(frames != 0):
             with m.If(timer == 0):
-                m.d.sync += [self.tx.eq(frame[0]), frame.eq(frame >> 1), timer.eq(D - 1)]
+                # Bit `pos` starts.
+                data_bit = (pos != 0) & (pos != 9)
+                m.d.sync += [self.tx.eq(Mux(data_bit, shift[0], pos != 0)), timer.eq(D - 1),
+                             pos.eq(Mux(pos == 9, 0, pos + 1))]
+                with m.If(data_bit):
+                    m.d.sync += shift.eq(shift >> 1)
             with m.Else():
                 m.d.sync += timer.eq(timer - 1)
-                with m.If((timer == 1) & (left != 0)):
-                    m.d.sync += left.eq(left - 1)
+                # The end of a stop bit (the only bit sent with pos back at
+                # 0): the next frame starts at once; after the last, a new
+                # word can be taken a cycle before its start bit is due.
+                with m.If((timer == 1) & (pos == 0)):
+                    m.d.sync += frames.eq(frames - 1)
         return m
 
 
@@ -99,56 +121,72 @@ class HostUart(wiring.Component):
     """UART pins <-> the chip's host port (``o_word`` into the chip's
     ``i_host``, ``i_word`` from its ``o_host``).
 
-    Received words wait in a FIFO of bytes (8 bits wide, so one iCE40 block
-    RAM holds 127 words of 4 bytes, where a FIFO of 32-bit words takes two):
-    a word is written into it, byte by byte, once it is complete and the
-    FIFO has room for all of it (otherwise it is dropped and counted in
-    ``overruns``), and read out of it byte by byte into the word register
-    that ``o_word`` offers. Up to ``rx_fifo_words`` words wait (one of them
-    in the word register). A word takes ``nbytes`` cycles to go in or out,
-    far less than the ``10 * nbytes * divisor`` it takes on the wire."""
+    Received words wait in a FIFO of ``rx_fifo_words`` word slots (a power
+    of two) kept as bytes: the memory is 8 bits wide, so one iCE40 block RAM
+    holds 128 words of 4 bytes, where 32-bit words would take two. Each byte
+    is written into the next free slot as it arrives (no word register on
+    the way in), and the slot joins the FIFO with the word's last byte; a
+    word that starts while every slot is taken is dropped and counted in
+    ``overruns``. The oldest word is read out byte by byte into the
+    register that ``o_word`` offers; its slot is freed when the chip takes
+    it, so ``rx_fifo_words`` words wait in all. The slot pointers make the
+    FIFO's level: no level counter.
 
-    def __init__(self, flit_width, divisor, rx_fifo_words=128, resync_bits=40):
+    Words to send go to :class:`UARTTx` whole (it shifts them out)."""
+
+    def __init__(self, flit_width, divisor, rx_fifo_words=128, resync_bits=40, count_bits=16):
         _check(self, "divisor", divisor, 4)
         _check(self, "rx_fifo_words", rx_fifo_words, 2)
+        _check(self, "count_bits", count_bits, 1)
+        if rx_fifo_words & (rx_fifo_words - 1):
+            self._MustUse__silence = True
+            raise ValueError(f"HostUart: rx_fifo_words = {rx_fifo_words}: must be a power of two")
         self.fw, self.divisor = flit_width, divisor
         self.nbytes = -(-flit_width // 8)
         self.rx_fifo_words, self.resync = rx_fifo_words, resync_bits * divisor
+        self.count_bits = count_bits
         super().__init__({
             "rx": In(1, init=1), "tx": Out(1, init=1),
             "o_word": Out(stream.Signature(flit_width)),
             "i_word": In(stream.Signature(flit_width)),
-            "overruns": Out(16), "frame_errors": Out(16),
+            "overruns": Out(count_bits), "frame_errors": Out(count_bits),
         })
 
     def elaborate(self, platform):
         m = Module()
         B = self.nbytes
-        depth = (self.rx_fifo_words - 1) * B          # the word register holds one more word
-        m.submodules.urx = urx = UARTRx(self.divisor)
-        m.submodules.utx = utx = UARTTx(self.divisor)
-        m.submodules.bytes = fbytes = fifo.SyncFIFOBuffered(width=8, depth=depth)
+        k = (self.rx_fifo_words - 1).bit_length()        # slot index bits
+        bb = (B - 1).bit_length()                         # byte index bits (a slot is 2**bb bytes)
+        m.submodules.urx = urx = UARTRx(self.divisor, self.count_bits)
+        m.submodules.utx = utx = UARTTx(self.divisor, B)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.frame_errors.eq(urx.frame_errors)]
+        # Written only into a free slot, read only from a complete one: a
+        # read and a write never meet at one address.
+        m.submodules.bytes = mem = Memory(shape=8, depth=self.rx_fifo_words << bb, init=[],
+                                          attrs=no_collision(platform))
+        wr, rd = mem.write_port(), mem.read_port()
+        # Slot pointers with a wrap bit: equal is empty, equal but the wrap bit full.
+        w_ptr, r_ptr = Signal(k + 1), Signal(k + 1)
+        full = (w_ptr[:k] == r_ptr[:k]) & (w_ptr[k] != r_ptr[k])
 
-        # ---- bytes in -> words -> the FIFO, byte by byte --------------------------
-        acc = Signal(8 * B)
-        got = Signal(range(B + 1))
+        # ---- bytes in -> the FIFO ---------------------------------------------
+        # Each byte goes straight into its place in the slot at w_ptr; the
+        # slot joins the FIFO (w_ptr moves) with the word's last byte. A
+        # half-sent word is overwritten by the next, and a word that starts
+        # while every slot is taken is dropped whole.
+        got = Signal(range(B))         # bytes of the word so far
+        dropping = Signal()            # the word under way found the FIFO full
         idle = Signal(range(self.resync + 1))
-        push = Signal(8 * B)          # the word being written into the FIFO
-        to_push = Signal(range(B + 1))
-        m.d.comb += [fbytes.w_data.eq(push[:8]), fbytes.w_en.eq(to_push != 0)]
-        with m.If(to_push != 0):
-            m.d.sync += [push.eq(push >> 8), to_push.eq(to_push - 1)]
+        drop = Mux(got == 0, full, dropping)
+        m.d.comb += [wr.addr.eq(Cat(got[:bb], w_ptr[:k])), wr.data.eq(urx.o.payload),
+                     wr.en.eq(urx.o.valid & ~drop)]
         with m.If(urx.o.valid):
-            m.d.sync += [acc.eq(Cat(acc[8:], urx.o.payload)), idle.eq(0)]
+            m.d.sync += [idle.eq(0), dropping.eq(drop)]
             with m.If(got == B - 1):
                 m.d.sync += got.eq(0)
-                # The next byte is 10 * divisor >= 40 cycles away, so the
-                # previous word has long gone in (B <= 16).
-                with m.If(fbytes.level <= depth - B):
-                    m.d.sync += [push.eq(Cat(acc[8:], urx.o.payload)), to_push.eq(B)]
-                with m.Elif(self.overruns != 0xFFFF):
-                    m.d.sync += self.overruns.eq(self.overruns + 1)
+                with m.If(~drop):
+                    m.d.sync += w_ptr.eq(w_ptr + 1)
+                _count(m, self.overruns, drop)
             with m.Else():
                 m.d.sync += got.eq(got + 1)
         with m.Elif(got != 0):
@@ -160,20 +198,19 @@ class HostUart(wiring.Component):
 
         # ---- the FIFO -> the word register -> o_word -----------------------------
         word = Signal(8 * B)
-        have = Signal(range(B + 1))   # bytes of the word register filled
-        m.d.comb += [self.o_word.valid.eq(have == B), self.o_word.payload.eq(word[:self.fw]),
-                     fbytes.r_en.eq(have != B)]
-        with m.If(fbytes.r_en & fbytes.r_rdy):
-            m.d.sync += [word.eq(Cat(word[8:], fbytes.r_data)), have.eq(have + 1)]
+        asked = Signal(range(B + 1))   # bytes of the oldest word read so far
+        arriving = Signal()            # the byte read last cycle is on rd.data
+        m.d.comb += [rd.addr.eq(Cat(asked[:bb], r_ptr[:k])), rd.en.eq((w_ptr != r_ptr) & (asked != B)),
+                     self.o_word.valid.eq((asked == B) & ~arriving), self.o_word.payload.eq(word[:self.fw])]
+        m.d.sync += arriving.eq(rd.en)
+        with m.If(rd.en):
+            m.d.sync += asked.eq(asked + 1)
+        with m.If(arriving):
+            m.d.sync += word.eq(Cat(word[8:], rd.data))
         with m.If(self.o_word.valid & self.o_word.ready):
-            m.d.sync += have.eq(0)
+            m.d.sync += [asked.eq(0), r_ptr.eq(r_ptr + 1)]
 
         # ---- words out -> bytes ---------------------------------------------
-        out = Signal(8 * B)
-        sent = Signal(range(B + 1))
-        m.d.comb += [self.i_word.ready.eq(sent == 0), utx.i.payload.eq(out[:8]), utx.i.valid.eq(sent != 0)]
-        with m.If(self.i_word.valid & self.i_word.ready):
-            m.d.sync += [out.eq(self.i_word.payload), sent.eq(B)]
-        with m.Elif(utx.i.valid & utx.i.ready):
-            m.d.sync += [out.eq(out >> 8), sent.eq(sent - 1)]
+        m.d.comb += [utx.i.valid.eq(self.i_word.valid), utx.i.payload.eq(self.i_word.payload),
+                     self.i_word.ready.eq(utx.i.ready)]
         return m

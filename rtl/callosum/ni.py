@@ -10,6 +10,13 @@ source and is SINGLE when no words follow; the last word is the TAIL.
 ``o_rx`` gives arriving packets back in the same shape: a ``first`` beat with
 the source, type, length and head payload, one beat per word, ``last`` on
 the final beat (every beat repeats the header fields).
+
+With ``repeat_header=False`` the receive side holds nothing: the header
+fields are decoded from the flit and mean something on the ``first`` beat
+only, and ``data`` is the flit's data unchanged (on the ``first`` beat, the
+whole head word: take its payload with ``head_layout``). A consumer that
+looks at the header only on the head beat (a tile port) saves the 14
+header flip-flops and the data multiplexer, each a logic cell on the iCE40.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
@@ -46,8 +53,9 @@ def rx_layout(flit_width):
 
 
 class NetworkInterface(wiring.Component):
-    def __init__(self, cfg, x, y):
+    def __init__(self, cfg, x, y, repeat_header=True):
         self.cfg, self.x, self.y = cfg, x, y
+        self.repeat_header = repeat_header
         fw = cfg.flit_width
         super().__init__({
             "i_tx": In(stream.Signature(tx_layout(fw))),
@@ -93,6 +101,12 @@ class NetworkInterface(wiring.Component):
             self.i_flit.ready.eq(self.o_rx.ready),
             out.first.eq(is_head),
             out.last.eq(flit.kind[1]),
+        ]
+        if not self.repeat_header:
+            m.d.comb += [out.src_x.eq(rhead.src_x), out.src_y.eq(rhead.src_y), out.ptype.eq(rhead.ptype),
+                         out.length.eq(rhead.length), out.data.eq(flit.data)]
+            return m
+        m.d.comb += [
             out.src_x.eq(Mux(is_head, rhead.src_x, src_x)),
             out.src_y.eq(Mux(is_head, rhead.src_y, src_y)),
             out.ptype.eq(Mux(is_head, rhead.ptype, ptype)),

@@ -43,10 +43,15 @@ class MessageArbiter(wiring.Component):
             with m.If(ins[k].valid):
                 m.d.comb += pick.eq(k)
         sel = Mux(locked, cur, pick)
+        # A chain of n - 1 multiplexers ending in the last input (sel never
+        # goes past it), not one per input ending in 0.
+        valid, payload = ins[-1].valid, ins[-1].payload.as_value()
+        for k in reversed(range(self.n - 1)):
+            valid = Mux(sel == k, ins[k].valid, valid)
+            payload = Mux(sel == k, ins[k].payload.as_value(), payload)
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(payload)]
         for k, i in enumerate(ins):
-            with m.If(sel == k):
-                m.d.comb += [self.o.valid.eq(i.valid), self.o.payload.eq(i.payload),
-                             i.ready.eq(self.o.ready)]
+            m.d.comb += i.ready.eq((sel == k) & self.o.ready)
         taken = self.o.valid & self.o.ready
         length = self.o.payload.length
         with m.If(~locked & self.o.valid):

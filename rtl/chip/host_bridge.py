@@ -4,11 +4,17 @@ Host port (both directions): words of ``flit_width`` bits; a packet is its
 head word (the head flit's data) and ``length`` data words
 (sw_model/chip_map.py). From the host, each head is checked before anything
 enters the mesh: destination inside the mesh and holding a tile, a type that
-tile takes, a word count right for the type. A refused head is dropped with
-its words and answered with a ``STATUS`` ``ERROR`` (reason, and the head word
-as detail); the bridge then carries on. Packets for the host node itself are
-the controller's register accesses (``HostReg``), answered locally.
+tile takes, a word count right for the type. A refused head is answered
+with a ``STATUS`` ``ERROR`` (reason, and the head word as detail) and then
+dropped with its words; the bridge then carries on. The head waits on the
+host port, not taken, until its STATUS has sent it (the detail is not
+copied), so one error is under way at a time. Packets for the host node
+itself are the controller's register accesses (``HostReg``), answered
+locally.
 
+The bridge makes and takes the host node's flits itself, with no network
+interface: a host head word is the head flit's data once the source field
+is this node, and a head flit arriving here is already the host's head word.
 Packets arriving from the mesh go to the host unchanged; the bridge's own
 packets (``STATUS`` and local ``READ_RESPONSE``) go first at packet
 boundaries.
@@ -22,18 +28,17 @@ spike of the previous step, and every spike of step t reaches its tile
 before step t + 1 begins. When the run's last step has finished and the chip
 is quiet again, a ``STATUS RUN_DONE`` goes to the host. With
 ``HostReg.MARKERS`` set, a ``STATUS STEP`` mark is sent as each step starts,
-before any packet that step produces.
+before any packet that step produces; ``STEPS`` then counts the step once its
+mark has left (its word is the step's index), without markers as it starts.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_model.chip_map import HOST_ID, ErrorReason, HostReg, NodeKind, Status
 
-from ..callosum.layouts import PacketType, head_layout, link_layout
-from ..callosum.ni import NetworkInterface, tx_word
-from .arbiter import MessageArbiter
+from ..callosum.layouts import BODY, HEAD, SINGLE, TAIL, PacketType, head_layout, link_layout
 from .link_slice import link_slice
 
 SETTLE = 4   # cycles after a tick before quiet counts again (tiles register the tick, the chip their busy flags)
@@ -95,24 +100,6 @@ class HostBridge(wiring.Component):
         kinds = node_kinds(cfg)
         hl = head_layout(fw)
 
-        m.submodules.ni = ni = NetworkInterface(cc, hx, hy)
-        wiring.connect(m, wiring.flipped(self.i_flit), ni.i_flit)
-        wiring.connect(m, ni.o_flit, wiring.flipped(self.o_flit))
-        # Host-bound packets: [status engine, local read responses, mesh]; the
-        # head beat's data is the whole head word.
-        m.submodules.out_arb = arb = MessageArbiter(fw, 3)
-        status_tx, mesh_tx = arb.input(0), arb.input(2)
-        # Local register reads are answered through a slice: the register
-        # file's read mux and the arbiter's are one path otherwise, too long
-        # for the ECP5 clock. The answer leaves a cycle later (a wire with
-        # chip.link_slices = false).
-        m.submodules.local_slice = local_slice = link_slice(arb.input(1).payload.shape(),
-                                                            cfg.chip.link_slices)
-        wiring.connect(m, local_slice.o, arb.input(1))
-        local_tx = local_slice.i
-        m.d.comb += [self.o_host.valid.eq(arb.o.valid), self.o_host.payload.eq(arb.o.payload.data),
-                     arb.o.ready.eq(self.o_host.ready)]
-
         def head_word(src_x, src_y, ptype, length, payload):
             """A host-bound head word (one expression: see tx_word)."""
             values = {"dst_x": hx, "dst_y": hy, "src_x": src_x, "src_y": src_y, "ptype": ptype,
@@ -120,22 +107,59 @@ class HostBridge(wiring.Component):
             return Cat(*(Const(v, f.width) if isinstance(v, int) else Value.cast(v)[:f.width]
                          for v, (_, f) in zip(values.values(), hl)))
 
-        def to_host(length, word):
-            """A host-bound beat: only length (for the arbiter) and the word matter."""
-            return tx_word(fw, 0, 0, 0, length, word)
-
-        # ---- mesh -> host ------------------------------------------------------
-        rx = ni.o_rx.payload
-        m.d.comb += [mesh_tx.valid.eq(ni.o_rx.valid), ni.o_rx.ready.eq(mesh_tx.ready),
-                     mesh_tx.payload.eq(to_host(rx.length, Mux(rx.first, head_word(rx.src_x, rx.src_y, rx.ptype,
-                                                                                   rx.length, rx.data), rx.data)))]
+        # ---- host-bound words: [status engine, local read responses, mesh] --------
+        # Three sources share o_host a whole packet at a time, fixed priority
+        # (the bridge's own packets first). Each source says which beat is its
+        # packet's last, so no word count is kept here. The mesh's flits go
+        # to the host as they are: a head flit that reached this node is
+        # already the host's head word (destination this node, source, type,
+        # length, payload), so neither a network interface nor a rebuilt head
+        # stands in between.
+        beat = data.StructLayout({"data": unsigned(fw), "last": unsigned(1)})
+        st_valid, st_ready, st_data, st_last = Signal(), Signal(), Signal(fw), Signal()
+        # Local register reads are answered through a slice: the register
+        # file's read mux and this merge are one path otherwise, too long for
+        # the ECP5 clock. The answer leaves a cycle later (a wire with
+        # chip.link_slices = false).
+        m.submodules.local_slice = local_slice = link_slice(beat, cfg.chip.link_slices)
+        local_tx, local_rx = local_slice.i, local_slice.o
+        sources = [
+            (1, st_valid, st_ready, st_data, st_last),
+            (2, local_rx.valid, local_rx.ready, local_rx.payload.data, local_rx.payload.last),
+            (3, self.i_flit.valid, self.i_flit.ready, self.i_flit.payload.data, self.i_flit.payload.kind[1]),
+        ]
+        owner = Signal(2)              # the source whose packet is on offer or under way; 0: none yet
+        pick = Signal(2)
+        for k, valid, *_ in reversed(sources):
+            with m.If(valid):
+                m.d.comb += pick.eq(k)
+        sel = Signal(2)
+        m.d.comb += sel.eq(Mux(owner != 0, owner, pick))
+        # Two levels of two-way muxes on sel's bits: sel = 0 (nothing on
+        # offer) shows the status engine, which then offers nothing either.
+        (_, st_v, _, st_d, st_l), (_, lo_v, _, lo_d, lo_l), (_, me_v, _, me_d, me_l) = sources
+        out_last = Signal()
+        m.d.comb += [self.o_host.valid.eq(Mux(sel[1], Mux(sel[0], me_v, lo_v), st_v)),
+                     self.o_host.payload.eq(Mux(sel[1], Mux(sel[0], me_d, lo_d), st_d)),
+                     out_last.eq(Mux(sel[1], Mux(sel[0], me_l, lo_l), st_l))]
+        for k, _, ready, *_ in sources:
+            m.d.comb += ready.eq(self.o_host.ready & (sel == k))
+        # A packet on offer keeps its grant until its last word has left, so
+        # the word never changes under a waiting sink.
+        with m.If(self.o_host.valid & self.o_host.ready & out_last):
+            m.d.sync += owner.eq(0)
+        with m.Elif(self.o_host.valid):
+            m.d.sync += owner.eq(sel)
 
         # ---- registers and counters ----------------------------------------------
         errors = Signal(16)
+        err_inc = Signal()             # one refused packet or unknown register read this cycle
+        with m.If(err_inc & ~errors.all()):
+            m.d.sync += errors.eq(errors + 1)
         steps, cycles = Signal(32), Signal(32)
         run_left = Signal(16)
         finishing = Signal()
-        done_pending, done_word = Signal(), Signal(32)   # a run ends once its RUN_DONE has left
+        done_pending = Signal()        # a run ends once its RUN_DONE has left
         quiet = Signal()
         markers = Signal()
         m.d.comb += [self.errors.eq(errors), self.steps.eq(steps), self.running.eq((run_left != 0) | finishing | done_pending)]
@@ -149,40 +173,51 @@ class HostBridge(wiring.Component):
             busy_counts.append(c)
 
         # ---- status engine: one pending STATUS per source -------------------------
-        err_pending, err_reason, err_word = Signal(), Signal(8), Signal(fw)
-        mark_pending, mark_word = Signal(), Signal(32)
+        # An error's detail word (the refused head, or the address of a
+        # refused register write) is not copied: the word stays on i_host,
+        # not taken, until the STATUS has sent it (err_detail_left), so
+        # err_pending is high only while that word is the one on offer.
+        err_pending, err_reason = Signal(), Signal(3)
+        err_detail_left = Signal()
+        mark_pending = Signal()
         # The source is chosen (errors first) one cycle before its head is
         # offered and held until its word has left: a source raised later
         # never replaces a head under a waiting sink. A source cannot be
-        # raised again while it is pending, so its fields hold too.
+        # raised again while it is pending, so its fields hold too. The words
+        # of STEP and RUN_DONE are STEPS itself: a step with a mark is counted
+        # once its mark has left (see the step controller), and no step
+        # starts while either is pending.
         st_active, st_head_sent = Signal(), Signal()
+        mark_sent = Signal()
         st_sel = Signal(2)
         with m.If(~st_active & (err_pending | mark_pending | done_pending)):
             m.d.sync += [st_active.eq(1), st_head_sent.eq(0),
                          st_sel.eq(Mux(err_pending, 0, Mux(mark_pending, 1, 2)))]
-        st_code, st_reason, st_word = Signal(4), Signal(8), Signal(fw)
+        st_code, st_reason, st_word = Signal(4), Signal(3), Signal(fw)
         with m.Switch(st_sel):
             with m.Case(0):
-                m.d.comb += [st_code.eq(Status.ERROR), st_reason.eq(err_reason), st_word.eq(err_word)]
+                m.d.comb += [st_code.eq(Status.ERROR), st_reason.eq(err_reason)]
             with m.Case(1):
-                m.d.comb += [st_code.eq(Status.STEP), st_word.eq(mark_word)]
+                m.d.comb += st_code.eq(Status.STEP)
             with m.Default():
-                m.d.comb += [st_code.eq(Status.RUN_DONE), st_word.eq(done_word)]
-        st_data = Signal(fw)
-        m.d.comb += [status_tx.payload.eq(to_host(1, st_data)), status_tx.valid.eq(st_active)]
+                m.d.comb += st_code.eq(Status.RUN_DONE)
+        m.d.comb += st_word.eq(Mux(st_sel == 0, self.i_host.payload, steps))   # STEP and RUN_DONE send STEPS
+        m.d.comb += [st_valid.eq(st_active), st_last.eq(st_head_sent)]
         with m.If(~st_head_sent):
-            m.d.comb += st_data.eq(head_word(hx, hy, PacketType.STATUS, 1, st_code | (st_reason << 4)))
-            with m.If(st_active & status_tx.ready):
+            m.d.comb += st_data.eq(head_word(hx, hy, PacketType.STATUS, 1, Cat(st_code, st_reason)))
+            with m.If(st_active & st_ready):
                 m.d.sync += st_head_sent.eq(1)
         with m.Else():
             m.d.comb += st_data.eq(st_word)
-            with m.If(status_tx.ready):
+            with m.If(st_ready):
                 m.d.sync += [st_head_sent.eq(0), st_active.eq(0)]
                 with m.Switch(st_sel):
                     with m.Case(0):
                         m.d.sync += err_pending.eq(0)
+                        m.d.comb += err_detail_left.eq(1)
                     with m.Case(1):
                         m.d.sync += mark_pending.eq(0)
+                        m.d.comb += mark_sent.eq(1)
                     with m.Case(2):
                         m.d.sync += done_pending.eq(0)
 
@@ -191,15 +226,14 @@ class HostBridge(wiring.Component):
         state = Signal(range(5))
         left = Signal(4)               # words of the current packet still to come
         have_addr = Signal()
-        laddr = Signal(32)
+        wr_run, wr_markers = Signal(), Signal()   # LWRITE: the address taken is RUN, MARKERS
         word = self.i_host.payload
         h = data.View(hl, word)
         dst_in_mesh = (h.dst_x < W) & (h.dst_y < H)
-        dst_index = (h.dst_y * W + h.dst_x)[:8]
         dst_kind = Signal(2)
-        with m.Switch(dst_index):
+        with m.Switch(Cat(h.dst_x, h.dst_y)):     # (no y * width product)
             for i, k in enumerate(kinds):
-                with m.Case(i):
+                with m.Case((i % W) | (i // W) << 3):
                     m.d.comb += dst_kind.eq(k)
         type_ok, len_ok = Signal(), Signal()
         for kind, names in HOST_TYPES.items():
@@ -217,25 +251,35 @@ class HostBridge(wiring.Component):
                  Mux(~type_ok, ErrorReason.BAD_TYPE, Mux(~len_ok, ErrorReason.BAD_LENGTH,
                  Mux(tile_read & self.running, ErrorReason.BUSY, 0)))))
 
-        def refuse(m, why, detail):
-            """Raise an error STATUS (the caller only does so while none is pending)."""
-            m.d.sync += [err_pending.eq(1), err_reason.eq(why), err_word.eq(detail),
-                         errors.eq(Mux(errors == 0xFFFF, errors, errors + 1))]
+        def refuse(m, why):
+            """Refuse the word on offer: raise an error STATUS whose detail
+            is that word (once), and take the word when the detail has left.
+            Returns the condition under which it is taken."""
+            with m.If(~err_pending):
+                m.d.sync += [err_pending.eq(1), err_reason.eq(why)]
+                m.d.comb += err_inc.eq(1)
+            m.d.comb += self.i_host.ready.eq(err_detail_left)
+            return err_detail_left
 
-        tx = ni.i_tx.payload
-        m.d.comb += [tx.dst_x.eq(h.dst_x), tx.dst_y.eq(h.dst_y), tx.ptype.eq(h.ptype),
-                     tx.length.eq(h.length), tx.data.eq(Mux(state == IDLE, h.payload, word))]
-        local_reg = Signal(32)
-        local_data = Signal(fw)
-        m.d.comb += local_tx.payload.eq(to_host(left, local_data))
+        # The host's head word is the head flit's data with this node as the
+        # source: the bridge makes its own flits (no network interface).
+        idle = state == IDLE
+        s0, s1 = hl["src_x"].offset, hl["src_y"].offset + 3
+        m.d.comb += [
+            self.o_flit.payload.data.eq(Cat(word[:s0], Mux(idle, Const(hx | hy << 3, 6), word[s0:s1]), word[s1:])),
+            self.o_flit.payload.kind.eq(Mux(idle, Mux(h.length == 0, SINGLE, HEAD), Mux(left == 1, TAIL, BODY))),
+        ]
+        # Host-node register addresses: 0x00.., BUSY_BASE + node, KIND_BASE + node.
+        raddr = word[:32]
+        hi_zero = raddr[8:] == 0
+        m.d.comb += local_tx.payload.last.eq(have_addr & (left == 1))
         with m.Switch(state):
             with m.Case(IDLE):
                 with m.If(self.i_host.valid):
-                    with m.If(reason != 0):
-                        # One error at a time: the head waits while one is pending.
-                        m.d.comb += self.i_host.ready.eq(~err_pending)
-                        with m.If(~err_pending):
-                            refuse(m, reason, word)
+                    with m.If(err_pending | (reason != 0)):
+                        # (err_pending: this head is refused already; its
+                        # reason, latched, may not hold any more.)
+                        with m.If(refuse(m, reason)):
                             m.d.sync += [left.eq(h.length), state.eq(Mux(h.length == 0, IDLE, DROP))]
                     with m.Elif(to_host_node):
                         m.d.comb += self.i_host.ready.eq(1)
@@ -243,63 +287,74 @@ class HostBridge(wiring.Component):
                                      state.eq(Mux(h.ptype == PacketType.CONFIG_WRITE, LWRITE, LREAD))]
                     with m.Else():
                         hold = tile_read & ~quiet
-                        m.d.comb += [ni.i_tx.valid.eq(~hold), self.i_host.ready.eq(ni.i_tx.ready & ~hold)]
-                        with m.If(ni.i_tx.ready & ~hold & (h.length != 0)):
+                        m.d.comb += [self.o_flit.valid.eq(~hold), self.i_host.ready.eq(self.o_flit.ready & ~hold)]
+                        with m.If(self.o_flit.ready & ~hold & (h.length != 0)):
                             m.d.sync += [left.eq(h.length), state.eq(FWD)]
             with m.Case(FWD):
-                m.d.comb += [ni.i_tx.valid.eq(self.i_host.valid), self.i_host.ready.eq(ni.i_tx.ready)]
+                m.d.comb += [self.o_flit.valid.eq(self.i_host.valid), self.i_host.ready.eq(self.o_flit.ready)]
             with m.Case(DROP):
                 m.d.comb += self.i_host.ready.eq(1)
             with m.Case(LWRITE):
-                wr_bad = Signal()
-                m.d.comb += wr_bad.eq(have_addr & ~((laddr == HostReg.RUN) | (laddr == HostReg.MARKERS)))
-                run_busy = have_addr & (laddr == HostReg.RUN) & self.running
-                refusing = wr_bad | run_busy
-                m.d.comb += self.i_host.ready.eq(~(refusing & err_pending))
-                with m.If(self.i_host.valid & ~have_addr):
-                    m.d.sync += [laddr.eq(word[:32]), have_addr.eq(1)]
-                with m.If(self.i_host.valid & have_addr & self.i_host.ready):
-                    m.d.sync += have_addr.eq(0)
-                    with m.If(wr_bad):
-                        refuse(m, ErrorReason.BAD_REGISTER, laddr)
-                    with m.Elif(run_busy):
-                        refuse(m, ErrorReason.BUSY, laddr)
-                    with m.Elif(laddr == HostReg.RUN):
-                        m.d.sync += [run_left.eq(word[:16]), finishing.eq(word[:16] != 0)]
-                    with m.Else():
-                        m.d.sync += markers.eq(word[0])
+                # A pair: the address decides (RUN, MARKERS; RUN refused
+                # during a run), the data word is written or dropped.
+                with m.If(~have_addr):
+                    is_run = hi_zero & (raddr[:8] == HostReg.RUN)
+                    is_markers = hi_zero & (raddr[:8] == HostReg.MARKERS)
+                    bad, busy = ~(is_run | is_markers), is_run & self.running
+                    with m.If(self.i_host.valid):
+                        with m.If(err_pending | bad | busy):
+                            with m.If(refuse(m, Mux(bad, ErrorReason.BAD_REGISTER, ErrorReason.BUSY))):
+                                m.d.sync += [have_addr.eq(1), wr_run.eq(0), wr_markers.eq(0)]
+                        with m.Else():
+                            m.d.comb += self.i_host.ready.eq(1)
+                            m.d.sync += [have_addr.eq(1), wr_run.eq(is_run), wr_markers.eq(is_markers)]
+                with m.Else():
+                    m.d.comb += self.i_host.ready.eq(1)
+                    with m.If(self.i_host.valid):
+                        m.d.sync += have_addr.eq(0)
+                        with m.If(wr_run):
+                            m.d.sync += [run_left.eq(word[:16]), finishing.eq(word[:16] != 0)]
+                        with m.Elif(wr_markers):
+                            m.d.sync += markers.eq(word[0])
             with m.Case(LREAD):
                 # A READ_RESPONSE of `left` words, one register per address word.
                 with m.If(~have_addr):
-                    m.d.comb += [local_tx.valid.eq(self.i_host.valid),
-                                 local_data.eq(head_word(hx, hy, PacketType.READ_RESPONSE, left, 0))]
+                    m.d.comb += local_tx.valid.eq(self.i_host.valid)
                     with m.If(self.i_host.valid & local_tx.ready):
                         m.d.sync += have_addr.eq(1)
                 with m.Else():
-                    m.d.comb += [local_tx.valid.eq(self.i_host.valid), local_data.eq(local_reg),
-                                 self.i_host.ready.eq(local_tx.ready)]
-                    with m.If(self.i_host.valid & local_tx.ready & ~reg_known(m, word[:32], cc.nodes)):
-                        m.d.sync += errors.eq(Mux(errors == 0xFFFF, errors, errors + 1))
-        with m.If(self.i_host.valid & self.i_host.ready & (state != IDLE)):
+                    m.d.comb += [local_tx.valid.eq(self.i_host.valid), self.i_host.ready.eq(local_tx.ready)]
+                    with m.If(self.i_host.valid & local_tx.ready & ~reg_known(raddr, cc.nodes)):
+                        m.d.comb += err_inc.eq(1)
+        with m.If(self.i_host.valid & self.i_host.ready & ~idle):
             m.d.sync += left.eq(left - 1)
             with m.If(left == 1):
                 m.d.sync += state.eq(IDLE)
 
-        # Local register reads (combinational: the answer leaves with the word).
-        raddr = word[:32]
-        regs = {
+        # Local register reads (combinational: the answer leaves with the
+        # word). The address is decoded in pieces (high bits zero, then the
+        # group in bits 7..6, then the low bits), not compared whole against
+        # every register: a tree of two-way muxes on the address bits per
+        # group (constant branches fold away), unknown addresses read 0.
+        fixed = {
             HostReg.ID: HOST_ID, HostReg.RUN: run_left, HostReg.STEPS: steps, HostReg.CYCLES: cycles,
             HostReg.ERRORS: errors, HostReg.STATE: Cat(self.running, quiet), HostReg.MARKERS: markers,
             HostReg.SHAPE: W | (H << 4) | (hx << 8) | (hy << 12) | (fw << 16),
             HostReg.INFLIGHT: self.in_flight, HostReg.FLITS: flits,
         }
-        for i in range(cc.nodes):
-            regs[HostReg.BUSY_BASE + i] = busy_counts[i]
-            regs[HostReg.KIND_BASE + i] = int(kinds[i])
-        with m.Switch(raddr):
-            for a, v in regs.items():
-                with m.Case(int(a)):
-                    m.d.comb += local_reg.eq(v)
+        fixed_v = _mux_tree(raddr[:4], [fixed.get(a, 0) for a in range(16)])
+        node_bits = max(1, (cc.nodes - 1).bit_length())
+        busy_v = _mux_tree(raddr[:node_bits], busy_counts + [0] * ((1 << node_bits) - cc.nodes))
+        kind_v = _mux_tree(raddr[:node_bits], [int(k) for k in kinds] + [0] * ((1 << node_bits) - cc.nodes))
+        # The READ_RESPONSE's words: its head, then the registers. Gating
+        # each group by one enable (an address known, of that group, and past
+        # the head) and OR-ing them costs one gate a bit where a chain of
+        # two-way muxes (group, known, head) would cost three.
+        reg_en = have_addr & reg_known(raddr, cc.nodes)
+        m.d.comb += local_tx.payload.data.eq(
+            (Mux(raddr[6], busy_v, fixed_v) & (reg_en & ~raddr[7]).replicate(32)) |
+            (Value.cast(kind_v) & (reg_en & raddr[7]).replicate(2)) |
+            (head_word(hx, hy, PacketType.READ_RESPONSE, left, 0) & (~have_addr).replicate(fw)))
 
         # ---- step controller ------------------------------------------------------
         settle = Signal(range(SETTLE + 1))
@@ -310,21 +365,43 @@ class HostBridge(wiring.Component):
         m.d.comb += self.tick.eq(tick)
         with m.If(settle != 0):
             m.d.sync += settle.eq(settle - 1)
+        # A step is counted in STEPS as it starts, or, with markers, once its
+        # STEP mark (whose word is the step's index, STEPS before it) has
+        # left: the mark needs no copy of STEPS, and the next tick waits for
+        # it anyway. One incrementer serves both.
+        step_done = Signal()
+        with m.If(step_done):
+            m.d.sync += steps.eq(steps + 1)
+        m.d.comb += step_done.eq(mark_sent)
         with m.If((run_left != 0) & ready_to_tick):
-            m.d.sync += [tick.eq(1), settle.eq(SETTLE), run_left.eq(run_left - 1), steps.eq(steps + 1)]
+            m.d.sync += [tick.eq(1), settle.eq(SETTLE), run_left.eq(run_left - 1)]
             with m.If(markers):
-                m.d.sync += [mark_pending.eq(1), mark_word.eq(steps)]
+                m.d.sync += mark_pending.eq(1)
+            with m.Else():
+                m.d.comb += step_done.eq(1)
         with m.Elif(finishing & (run_left == 0) & quiet & ~done_pending):
-            m.d.sync += [finishing.eq(0), done_pending.eq(1), done_word.eq(steps)]
+            m.d.sync += [finishing.eq(0), done_pending.eq(1)]
         return m
 
 
-def reg_known(m, addr, nodes):
-    """Whether ``addr`` is a host-node register (an Amaranth expression)."""
-    fixed = Const(0, 1)
-    for r in (HostReg.ID, HostReg.RUN, HostReg.STEPS, HostReg.CYCLES, HostReg.ERRORS, HostReg.STATE,
-              HostReg.SHAPE, HostReg.MARKERS, HostReg.INFLIGHT, HostReg.FLITS):
-        fixed = fixed | (addr == r)
-    busy = (addr >= HostReg.BUSY_BASE) & (addr < HostReg.BUSY_BASE + nodes)
-    kind = (addr >= HostReg.KIND_BASE) & (addr < HostReg.KIND_BASE + nodes)
-    return fixed | busy | kind
+def _mux_tree(sel, leaves):
+    """``leaves[sel]`` as a tree of two-way muxes (``len(leaves) == 2 ** len(sel)``);
+    equal constant branches are folded here, not left to synthesis."""
+    if len(leaves) == 1:
+        return leaves[0]
+    half = len(leaves) // 2
+    lo, hi = _mux_tree(sel[:-1], leaves[:half]), _mux_tree(sel[:-1], leaves[half:])
+    if isinstance(lo, int) and isinstance(hi, int) and lo == hi:
+        return lo
+    return Mux(sel[-1], hi, lo)
+
+
+def reg_known(addr, nodes):
+    """Whether ``addr`` (32 bits) is a host-node register (an Amaranth expression)."""
+    fixed = max(HostReg.ID, HostReg.RUN, HostReg.STEPS, HostReg.CYCLES, HostReg.ERRORS, HostReg.STATE,
+                HostReg.SHAPE, HostReg.MARKERS, HostReg.INFLIGHT, HostReg.FLITS)
+    assert sorted(int(r) for r in HostReg if r < HostReg.BUSY_BASE) == list(range(fixed + 1))
+    assert HostReg.BUSY_BASE == 0x40 and HostReg.KIND_BASE == 0x80 and nodes <= 0x40
+    group, low = addr[6:8], addr[:6]
+    return (addr[8:] == 0) & (((group == 0) & (low <= fixed)) |
+                              (((group == 1) | (group == 2)) & (low < nodes)))

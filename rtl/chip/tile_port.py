@@ -7,7 +7,9 @@ Arriving packets become simple streams for the tile:
 * ``CONFIG_READ`` becomes reads on ``o_bus``, each answered by the tile with
   one beat on ``i_rdata`` (in order); the port sends them back to the
   packet's source as one ``READ_RESPONSE`` of the same length, whose head
-  leaves before the first read is issued;
+  leaves before the first read is issued (each address word goes through
+  the address register first, a cycle per read: ``o_bus``'s address never
+  needs a multiplexer);
 * ``ACTIVATION`` words become int8 elements on ``o_act``, four per word,
   ``last`` on the final element of the packet marked ``ACT_LAST``;
 * ``SPIKE`` heads become axons on ``o_spike``.
@@ -21,6 +23,11 @@ message at a time. ``busy`` is high while a packet is being taken apart or a
 message is leaving, so the step controller never sees a half-handled packet
 as quiet.
 
+The decoder reads a packet's header on its head beat only (its state says
+what the words are), so the network interface keeps no copy of it
+(``repeat_header=False``), and every stream's payload is driven whatever
+the state: it means something only with its ``valid``.
+
 ``o_bus``, ``o_act`` and ``o_spike`` leave through register slices, so the
 packet decoder (fed by the network interface) and the tile logic behind
 each stream (a core's config port, the rate encoder, the spike FIFO) are not
@@ -28,13 +35,13 @@ one combinational path. With ``slices=False`` (config ``chip.link_slices =
 false``) every slice of the port is a plain wire instead.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_model.chip_map import ACT_LAST
 
-from ..callosum.layouts import PacketType, link_layout
+from ..callosum.layouts import HEADER_BITS, PacketType, head_layout, link_layout
 from ..callosum.ni import NetworkInterface, tx_layout, tx_word
 from .arbiter import MessageArbiter
 from .link_slice import link_slice
@@ -76,7 +83,9 @@ class TilePort(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fw = self.cfg.flit_width
-        m.submodules.ni = ni = NetworkInterface(self.cfg, self.x, self.y)
+        # The decoder reads the header on the head beat only (its state says
+        # what the words are), so the interface holds no copy of it.
+        m.submodules.ni = ni = NetworkInterface(self.cfg, self.x, self.y, repeat_header=False)
         m.submodules.arb = arb = MessageArbiter(fw, 1 + self.senders)
         wiring.connect(m, wiring.flipped(self.i_flit), ni.i_flit)
         wiring.connect(m, ni.o_flit, wiring.flipped(self.o_flit))
@@ -103,13 +112,14 @@ class TilePort(wiring.Component):
         o_bus, o_act, o_spike = (slices[n].i for n in ("o_bus", "o_act", "o_spike"))
 
         rx = ni.o_rx.payload
+        head_payload = data.View(head_layout(fw), rx.data).payload   # (head beat)
         errors = Signal(16)
         m.d.comb += self.errors.eq(errors)
 
         # Packet state, set by the head beat.
         IDLE, WRITE, BURST, READ, ACT, DROP = range(6)
         state = Signal(range(6))
-        have_addr = Signal()           # WRITE: the pair's address word has been taken
+        have_addr = Signal()           # WRITE: the pair's address word has been taken; READ: addr holds the word
         addr = Signal(32)
         act_last = Signal()
         byte = Signal(2)
@@ -135,9 +145,22 @@ class TilePort(wiring.Component):
 
         head = ni.o_rx.valid & rx.first
         word = ni.o_rx.valid & ~rx.first
-        resp_data = Signal(32)         # 0 on the head beat, then each read's answer
+        # Payloads are driven whatever the state (each means something only
+        # with its valid): one multiplexer per field at most, rather than a
+        # chain of them down the decoder's branches with 0 at the end.
+        # The response's head payload (its low data bits on the head beat)
+        # is 0; every later beat is a read's answer.
+        rdata = self.i_rdata.payload
+        hp = min(fw - HEADER_BITS, 32)
+        resp_data = Cat(Mux(rx.first, 0, rdata[:hp]), rdata[hp:])
         m.d.comb += resp.payload.eq(tx_word(fw, rx.src_x, rx.src_y, PacketType.READ_RESPONSE, rx.length,
                                             resp_data))
+        bus = o_bus.payload
+        wd = rx.data[:32]
+        m.d.comb += [bus.write.eq(state != READ), bus.addr.eq(addr), bus.data.eq(wd),
+                     o_act.payload.value.eq(wd.word_select(byte, 8).as_signed()),
+                     o_act.payload.last.eq(act_last & rx.last & (byte == 3)),
+                     o_spike.payload.axon.eq(head_payload[:13])]
 
         # ---- heads -----------------------------------------------------------
         with m.If(head):
@@ -147,15 +170,14 @@ class TilePort(wiring.Component):
                 with m.If(~rx.last):
                     m.d.sync += state.eq(DROP)
             with m.Elif(rx.ptype == PacketType.SPIKE):
-                m.d.comb += [o_spike.valid.eq(1), o_spike.payload.axon.eq(rx.data[:13]),
-                             ni.o_rx.ready.eq(o_spike.ready)]
+                m.d.comb += [o_spike.valid.eq(1), ni.o_rx.ready.eq(o_spike.ready)]
             with m.Elif(rx.ptype == PacketType.CONFIG_READ):
                 m.d.comb += [resp.valid.eq(1), ni.o_rx.ready.eq(resp.ready)]
                 with m.If(resp.ready):
-                    m.d.sync += [state.eq(READ), rd_issued.eq(0)]
+                    m.d.sync += [state.eq(READ), rd_issued.eq(0), have_addr.eq(0)]
             with m.Else():
                 m.d.comb += ni.o_rx.ready.eq(1)
-                m.d.sync += [have_addr.eq(0), byte.eq(0), act_last.eq((rx.data & ACT_LAST).any())]
+                m.d.sync += [have_addr.eq(0), byte.eq(0), act_last.eq((head_payload & ACT_LAST).any())]
                 with m.Switch(rx.ptype):
                     with m.Case(PacketType.CONFIG_WRITE):
                         m.d.sync += state.eq(WRITE)
@@ -165,8 +187,6 @@ class TilePort(wiring.Component):
                         m.d.sync += state.eq(ACT)
 
         # ---- words -----------------------------------------------------------
-        bus = o_bus.payload
-        wd = rx.data[:32]
         done = word & ni.o_rx.ready & rx.last
         with m.If(word):
             with m.Switch(state):
@@ -175,30 +195,30 @@ class TilePort(wiring.Component):
                         m.d.comb += ni.o_rx.ready.eq(1)
                         m.d.sync += [addr.eq(wd), have_addr.eq(1)]
                     with m.Else():
-                        m.d.comb += [o_bus.valid.eq(1), bus.write.eq(1), bus.addr.eq(addr),
-                                     bus.data.eq(wd), ni.o_rx.ready.eq(o_bus.ready)]
+                        m.d.comb += [o_bus.valid.eq(1), ni.o_rx.ready.eq(o_bus.ready)]
                         with m.If(o_bus.ready):
                             with m.If(state == WRITE):
                                 m.d.sync += have_addr.eq(0)
                             with m.Else():
                                 m.d.sync += addr.eq(addr + 1)
                 with m.Case(READ):
-                    # Issue the read, then pass its answer on and take the word.
-                    with m.If(~rd_issued):
-                        m.d.comb += [o_bus.valid.eq(1), bus.write.eq(0), bus.addr.eq(wd)]
+                    # Load the address (the bus's address is always the
+                    # register: no multiplexer in front of it, a cycle per
+                    # read), issue the read, then pass its answer on and
+                    # take the word.
+                    with m.If(~have_addr):
+                        m.d.sync += [addr.eq(wd), have_addr.eq(1)]
+                    with m.Elif(~rd_issued):
+                        m.d.comb += o_bus.valid.eq(1)
                         with m.If(o_bus.ready):
                             m.d.sync += rd_issued.eq(1)
                     with m.Else():
-                        m.d.comb += [resp.valid.eq(self.i_rdata.valid), resp_data.eq(self.i_rdata.payload),
-                                     self.i_rdata.ready.eq(resp.ready),
+                        m.d.comb += [resp.valid.eq(self.i_rdata.valid), self.i_rdata.ready.eq(resp.ready),
                                      ni.o_rx.ready.eq(self.i_rdata.valid & resp.ready)]
                         with m.If(self.i_rdata.valid & resp.ready):
-                            m.d.sync += rd_issued.eq(0)
+                            m.d.sync += [rd_issued.eq(0), have_addr.eq(0)]
                 with m.Case(ACT):
-                    value = wd.word_select(byte, 8)
-                    m.d.comb += [o_act.valid.eq(1), o_act.payload.value.eq(value.as_signed()),
-                                 o_act.payload.last.eq(act_last & rx.last & (byte == 3)),
-                                 ni.o_rx.ready.eq(o_act.ready & (byte == 3))]
+                    m.d.comb += [o_act.valid.eq(1), ni.o_rx.ready.eq(o_act.ready & (byte == 3))]
                     with m.If(o_act.ready):
                         m.d.sync += byte.eq(byte + 1)
                 with m.Default():   # DROP (IDLE cannot see a word: the NI frames packets)
