@@ -122,9 +122,14 @@ class Chip(wiring.Component):
         # combinational path with the controller across the die. Sampled in
         # the same cycle, the two still agree at every hand-over between a
         # tile and the mesh; the controller's SETTLE window covers the extra
-        # cycle after a tick.
-        busy_r, in_flight_r = Signal.like(self.busy), Signal.like(in_flight)
-        m.d.sync += [busy_r.eq(self.busy), in_flight_r.eq(in_flight)]
+        # cycle after a tick. Without slices (a slow clock) the controller
+        # sees them unregistered: one cycle fresher, and the 16 + nodes
+        # flip-flops would each cost an iCE40 logic cell.
+        if sliced:
+            busy_r, in_flight_r = Signal.like(self.busy), Signal.like(in_flight)
+            m.d.sync += [busy_r.eq(self.busy), in_flight_r.eq(in_flight)]
+        else:
+            busy_r, in_flight_r = self.busy, in_flight
         m.d.comb += [bridge.tile_busy.eq(busy_r), bridge.in_flight.eq(in_flight_r),
                      bridge.flits_injected.eq(_popcount(flits))]
         return m
