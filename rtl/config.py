@@ -138,9 +138,11 @@ class CallosumConfig:
     width: int = 4        # routers along x
     height: int = 4       # routers along y
     flit_width: int = 32  # data bits per flit (the head uses 19 of them)
-    # Flits per router input FIFO. 1 is a single flit register (see
-    # rtl/callosum/flit_register.py): for small FPGAs, where a local input
-    # then takes a flit every other cycle.
+    # Flits per router input FIFO. For small FPGAs: 1 is a single flit
+    # register (see rtl/callosum/flit_register.py), where a local input
+    # then takes a flit every other cycle; 0 leaves the inputs from
+    # neighbouring routers unbuffered (a packet's path through the mesh is
+    # then one combinational chain) and the local input a flit register.
     fifo_depth: int = 4
     # A packet validator at every local input (drops malformed packets whole,
     # counts them). A chip whose local senders only make well-formed packets
@@ -156,7 +158,7 @@ class CallosumConfig:
         _check_int(s, "width", self.width, 1, 8)
         _check_int(s, "height", self.height, 1, 8)
         _check_int(s, "flit_width", self.flit_width, 24, 128)
-        _check_int(s, "fifo_depth", self.fifo_depth, 1, 64)
+        _check_int(s, "fifo_depth", self.fifo_depth, 0, 64)
         _check_bool(s, "local_check", self.local_check)
 
     @property

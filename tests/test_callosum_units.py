@@ -156,6 +156,8 @@ def _leaves_by(cfg, here, port, dst):
         ctx.set(i.payload, flit_value(net.SINGLE, net.pack_head(dst[0], dst[1], 0, 1, 0, 0, 0)))
         for o in dut.outputs():
             ctx.set(o.ready, 1)
+        # Unbuffered inputs (fifo_depth = 0) offer it in this very cycle.
+        seen.append([ctx.get(o.valid) for o in dut.outputs()])
         await ctx.tick()
         ctx.set(i.valid, 0)
         for _ in range(4):
@@ -166,7 +168,7 @@ def _leaves_by(cfg, here, port, dst):
     return [p for row in seen for p, v in enumerate(row) if v]
 
 
-@pytest.mark.parametrize("depth", [4, 1])
+@pytest.mark.parametrize("depth", [4, 1, 0])
 def test_router_routes_xy(depth):
     """A head at each input of router (1, 1) in a 3 x 3 mesh, for every
     destination XY routing can bring in by that input, leaves by the port
@@ -228,7 +230,7 @@ def test_router_edge_ports_absent():
     assert readies == [[0] * 8] * 4
 
 
-@pytest.mark.parametrize("depth", [4, 1])
+@pytest.mark.parametrize("depth", [4, 1, 0])
 def test_router_holds_an_offered_head(depth):
     """An output that offers a head and is not ready keeps offering that same
     head when another input's head for the same output arrives."""
@@ -239,30 +241,39 @@ def test_router_holds_an_offered_head(depth):
     offered = []
 
     async def bench(ctx):
+        # Each source holds its flit until the router takes it (an
+        # unbuffered input, fifo_depth = 0, takes it only as it leaves).
+        pending = {dut.i_w: None, dut.i_n: None}
+
+        async def tick():
+            took = {i: ctx.get(i.valid) and ctx.get(i.ready) for i in pending}
+            await ctx.tick()
+            for i, t in took.items():
+                if t:
+                    ctx.set(i.valid, 0)
+
         ctx.set(dut.o_l.ready, 0)
         ctx.set(dut.i_w.valid, 1)
         ctx.set(dut.i_w.payload, flit_value(net.SINGLE, a))
-        await ctx.tick()
-        ctx.set(dut.i_w.valid, 0)
-        await ctx.tick()                      # the W head is now offered on L
+        await tick()
+        await tick()                          # the W head is now offered on L
         ctx.set(dut.i_n.valid, 1)
         ctx.set(dut.i_n.payload, flit_value(net.SINGLE, b))
-        await ctx.tick()
-        ctx.set(dut.i_n.valid, 0)
-        for _ in range(4):                    # N's head is queued too now
+        await tick()
+        for _ in range(4):                    # N's head is waiting too now
             offered.append((ctx.get(dut.o_l.valid), ctx.get(dut.o_l.payload).data))
-            await ctx.tick()
+            await tick()
         ctx.set(dut.o_l.ready, 1)
         for _ in range(3):
             offered.append((ctx.get(dut.o_l.valid), ctx.get(dut.o_l.payload).data))
-            await ctx.tick()
+            await tick()
 
     simulate(dut, bench)
     assert offered[:4] == [(1, a)] * 4
     assert offered[4:6] == [(1, a), (1, b)]
 
 
-@pytest.mark.parametrize("depth", [2, 1])
+@pytest.mark.parametrize("depth", [2, 1, 0])
 def test_router_without_validator_drops_off_mesh_packets(depth):
     """With callosum.local_check off the local input is a plain FIFO, but a
     packet for a node off the mesh is still dropped whole and counted (XY

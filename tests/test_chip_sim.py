@@ -18,8 +18,9 @@ SMALL = {
 }
 CONFIGS = {
     "default": {},
-    # Flit registers and no local validators, as on the iCE40 (configs/tiny.toml).
-    "mesh3x3": {**SMALL, "callosum": {"width": 3, "height": 3, "flit_width": 32, "fifo_depth": 1,
+    # No buffers between routers and no local validators, as on the iCE40
+    # (configs/tiny.toml).
+    "mesh3x3": {**SMALL, "callosum": {"width": 3, "height": 3, "flit_width": 32, "fifo_depth": 0,
                                       "local_check": False},
                 "chip": {"host": [0, 0], "left": [[0, 1], [0, 2]], "right": [[1, 0], [2, 0], [1, 2]]}},
     "column1x3-w40": {"left": {"rows": 3, "cols": 5, "acc_depth": 16, "weight_rows": 256, "max_k": 64, "max_n": 32},

@@ -46,7 +46,7 @@ SPEC = {
     "right": {"neurons": (INT, 16, 4096), "axons": (INT, 16, 4096), "lanes": (INT, 1, 16),
               "synapse_rows": (INT, 1, 65536), "output_entries": (INT, 1, 65536)},
     "callosum": {"width": (INT, 1, 8), "height": (INT, 1, 8), "flit_width": (INT, 24, 128),
-                 "fifo_depth": (INT, 1, 64), "local_check": (BOOL,)},
+                 "fifo_depth": (INT, 0, 64), "local_check": (BOOL,)},
 }
 SCALAR_SECTIONS = list(SPEC)
 ALL_KEYS = {s: [f.name for f in dataclasses.fields(HemiConfig.SECTIONS[s])] for s in HemiConfig.SECTIONS}

@@ -2,7 +2,9 @@
 
 Each input (N, E, S, W, and the local port behind a :class:`PacketValidator`,
 or a plain one where ``cfg.local_check`` is off) has a FIFO of
-``fifo_depth`` flits (with ``fifo_depth = 1``, a :class:`FlitRegister`). A head flit's output port is computed by
+``fifo_depth`` flits (with ``fifo_depth = 1``, a :class:`FlitRegister`;
+with 0, an input from a neighbour is the neighbour's output itself, and
+the local input a :class:`FlitRegister`). A head flit's output port is computed by
 dimension-order routing (x first, then y: deadlock-free on a mesh) and held
 for the rest of its packet. Each output grants one head flit at a time by
 round robin among the inputs whose heads want it, then stays with that input
@@ -110,9 +112,19 @@ class Router(wiring.Component):
                 src = val.o
                 valid, payload = src.valid, src.payload
                 r_en = src.ready
-            elif cfg.fifo_depth == 1:
+            elif cfg.fifo_depth == 0 and p != Port.L:
+                # No buffer: the neighbour's output (which holds its flit
+                # until taken) is this input, and the pop is its ready.
+                link = self.inputs()[p]
+                r_en = Signal(name=f"pop_{p.name.lower()}")
+                m.d.comb += link.ready.eq(r_en)
+                valid, payload = link.valid, link.payload
+            elif cfg.fifo_depth <= 1:
                 # One flit register; a neighbour's input passes the pop
-                # through to its ready (see flit_register.py).
+                # through to its ready (see flit_register.py). The local
+                # input has one at depth 0 too: a tile's ready may depend
+                # on its own output's, so the router must not pass its
+                # arbitration through to the tile.
                 q = FlitRegister(lay, pass_ready=p != Port.L)
                 m.submodules[f"buf_{p.name.lower()}"] = q
                 wiring.connect(m, wiring.flipped(self.inputs()[p]), q.i)
