@@ -70,8 +70,22 @@ SYNTH_OPTS = {
     # -dsp: multipliers into SB_MAC16 blocks; -spram: memories marked
     # ram_style "huge" into SB_SPRAM256KA (the UltraPlus parts).
     "ice40": ["-dsp", "-spram"],
-    "ecp5": [],            # synth_ecp5 maps multipliers to MULT18X18D by default
+    # synth_ecp5 maps multipliers to MULT18X18D by default. It stops before
+    # its LUT mapping here: see ECP5_LUT_MAPPING.
+    "ecp5": ["-run", ":map_luts"],
 }
+
+#: The rest of synth_ecp5 (yosys 0.70) from its LUT mapping on, with
+#: yosys's classic ``abc`` where synth_ecp5 runs ``abc9``: on the default
+#: chip in its ULX3S top (not on the chip alone, nor with a different
+#: vector sender) abc9's reintegration stops on an internal assertion
+#: (``GetSize(conn.first) == GetSize(conn.second)``, kernel/rtlil.cc).
+#: Classic abc maps the same netlist; it sees no DSP or carry boxes, so its
+#: LUT depths are less well informed.
+ECP5_LUT_MAPPING = """techmap -map +/lattice/latches_map.v
+abc -lut 4 -dress
+clean
+synth_ecp5 -top {name} -run map_cells:"""
 
 
 #: Each family's DSP cell (for counting the left array's multipliers).
@@ -419,7 +433,9 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
             synth_opts=SYNTH_OPTS[board.family],
             # proc first: booth skips modules that still hold processes.
             script_after_read="\n".join(f"proc {pat}\nbooth {pat}" for pat in board.lut_multipliers),
-            script_after_synth=f"tee -q -o {name}.stat.json stat -json",
+            script_after_synth="\n".join(
+                ([ECP5_LUT_MAPPING.format(name=name)] if board.family == "ecp5" else [])
+                + [f"tee -q -o {name}.stat.json stat -json"]),
             nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family]],
         )
         plan.files[f"{name}.il"] = prepare_rtlil(plan.files[f"{name}.il"])
