@@ -78,7 +78,7 @@ BOARDS = {
         ),
         Board(
             name="ulx3s-85f", family="ecp5", make_platform=_ulx3s_85f,
-            config="configs/default.toml", target_mhz=50.0, bar_mhz=50.0,
+            config="configs/ulx3s.toml", target_mhz=50.0, bar_mhz=50.0,
             clock="clk25", clock_mhz=25.0,
             led_heartbeat=("led", 0), led_error=("led", 7),
             program_hint="openFPGALoader -b ulx3s build/fpga/ulx3s-85f/hemi_ulx3s_85f.bit",

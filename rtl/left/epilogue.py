@@ -23,9 +23,8 @@ with the array on an FPGA clock:
 With ``serial=True`` one 32 x 32 multiplier serves every column: while a
 valid token (``s1_valid``) sits in stage 1, ``stall`` is high for
 ``cols - 1`` cycles as the products of columns 0 .. cols-2 are made and
-kept; the last column's product is made as the token moves on (stage 2
-then holds whole products: ``p_ll``/``p_hh`` carry ``p``, the cross
-products are 0). The core
+kept (its four partial products, as stage 2 keeps them); the last
+column's are made as the token moves on. The core
 holds its whole pipeline (``en`` low) while ``stall`` is high, so an output
 row costs ``cols`` cycles here instead of one. This is for FPGAs with few
 DSP blocks (the iCE40UP5K has 8; a 32 x 32 product takes 4).
@@ -307,15 +306,22 @@ class Epilogue(wiring.Component):
             for c in range(C):
                 with m.Case(c):
                     m.d.comb += [v.eq(s1s[c]["v"]), mul.eq(s1s[c]["mul"])]
-        prod = Signal(signed(64), name="mul_p")
-        m.d.comb += [prod.eq(v * mul), self.stall.eq(self.s1_valid & (j != C - 1))]
-        kept = [Signal(signed(64), name=f"mul_kept_c{c}") for c in range(C - 1)]
+        # The shared multiplier's four partial products, each kept straight
+        # out of its multiplier, as in the parallel epilogue: a whole 32 x 32
+        # product (multipliers and their adder chain in one cycle) was the
+        # ECP5 build's critical path.
+        al, ah = v[:16], v[16:].as_signed()
+        bl, bh = mul[:16], mul[16:].as_signed()
+        part = (Cat(al * bl, ah * bh), al * bh, ah * bl)
+        m.d.comb += self.stall.eq(self.s1_valid & (j != C - 1))
+        kept = [tuple(Signal(signed(w), name=f"mul_kept_{k}_c{c}") for k, w in (("lo", 64), ("lh", 33), ("hl", 33)))
+                for c in range(C - 1)]
         with m.If(self.stall):
             m.d.sync += j.eq(j + 1)
             with m.Switch(j):
                 for c in range(C - 1):
                     with m.Case(c):
-                        m.d.sync += kept[c].eq(prod)
+                        m.d.sync += [r.eq(p) for r, p in zip(kept[c], part)]
         with m.Elif(self.en):
             m.d.sync += j.eq(0)
-        return [(p, Const(0, 1), Const(0, 1)) for p in kept + [prod]]
+        return kept + [part]
