@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, ResetSignal, Signal
+from amaranth.hdl import ClockSignal, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 
@@ -131,17 +131,11 @@ class PllDomain(wiring.Component):
         make = {"ice40": _ice40_instance, "ecp5": _ecp5_instance}[self.settings.family]
         m.submodules.pll = make(self.settings, self.pin, ClockSignal("sync"), lock)
         # Hold sync in reset until the PLL locks (released synchronously).
-        if self.settings.family == "ecp5":
-            # The reset reaches nearly every flip-flop of the chip. nextpnr-ecp5
-            # puts only clocks on the global networks by itself, so in the
-            # fabric it was one of the most congested nets of the ULX3S build;
-            # a global buffer (DCCA) carries it on a global network instead.
-            m.domains.pll_rst = ClockDomain("pll_rst", local=True)
-            m.d.comb += ClockSignal("pll_rst").eq(ClockSignal("sync"))
-            m.submodules.reset_sync = ResetSynchronizer(~lock, domain="pll_rst")
-            m.submodules.reset_buf = Instance("DCCA", i_CLKI=ResetSignal("pll_rst"), i_CE=1,
-                                              o_CLKO=ResetSignal("sync"))
-        else:
-            # nextpnr-ice40 promotes a high-fanout reset to a global buffer itself.
-            m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
+        # nextpnr-ice40 promotes the high-fanout reset to a global buffer
+        # itself. On the ECP5 a DCCA global buffer for it was tried: it did
+        # not change router2's course, and the static placer could put the
+        # synchroniser's flip-flop where the DCCA's input cannot be reached
+        # (`Failed to route arc 0.0 of net 'pll.pll_rst_rst'`), so the reset
+        # is plain fabric routing on both families.
+        m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
         return m
