@@ -145,6 +145,7 @@ def cmd_demo(board, args):
     names = {y * W + x: f"{kind}{i} ({x},{y})" for kind, i, (x, y) in cfg.chip.tiles()}
     nodes = sorted(names)
     counts, cycles, busy = [], [], np.zeros(len(nodes))
+    wrap = (1 << cfg.chip.counter_bits) - 1           # the counters wrap at this width
     for i, x in enumerate(data.x_test[:n]):
         before = board.host_regs(HostReg.CYCLES, *[HostReg.BUSY_BASE + k for k in nodes])
         got = board.infer(program, x)
@@ -154,8 +155,8 @@ def cmd_demo(board, args):
             print(f"image {i}: counts {list(got['outputs']['out'])} differ from the golden model's "
                   f"{list(expect['outputs']['out'])}")
         counts.append(np.asarray(got["outputs"]["out"]))
-        cycles.append((after[0] - before[0]) & 0xFFFFFFFF)
-        busy += [(a - b) & 0xFFFFFFFF for a, b in zip(after[1:], before[1:])]
+        cycles.append((after[0] - before[0]) & wrap)
+        busy += [(a - b) & wrap for a, b in zip(after[1:], before[1:])]
         sys.stdout.write(f"\r  {i + 1}/{n} images through the board")
         sys.stdout.flush()
     print()

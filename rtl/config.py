@@ -193,11 +193,18 @@ class ChipConfig:
     # wire (nothing in flight, a cycle less each way), for a slow clock on a
     # small FPGA, where their flip-flops cost a logic cell each.
     link_slices: bool = True
+    # Width of every statistics counter (cycles, busy cycles, steps, flits,
+    # synaptic ops, spikes, GEMMs): they wrap modulo 2**counter_bits and read
+    # zero-extended, and the host takes differences modulo that (one
+    # inference on the digits demo stays below 2**16 in each). 16 saves
+    # their flip-flops, carry chains and read-mux inputs on a small FPGA.
+    counter_bits: int = 32
 
     SECTION = "chip"
 
     def __post_init__(self):
         _check_bool(self.SECTION, "link_slices", self.link_slices)
+        _check_int(self.SECTION, "counter_bits", self.counter_bits, 16, 32)
         object.__setattr__(self, "host", _check_node("host", self.host))
         for key in ("left", "right"):
             nodes = getattr(self, key)

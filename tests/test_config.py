@@ -54,6 +54,14 @@ def test_link_slices_is_a_bool(value):
     assert load_config("tiny").chip.link_slices is False
 
 
+@pytest.mark.parametrize("value", [15, 33, True, 16.0, "16"])
+def test_counter_bits_is_an_int_in_range(value):
+    with pytest.raises(ConfigError, match=r"chip.counter_bits = .*(16\.\.32)"):
+        HemiConfig.from_dict({"chip": {"counter_bits": value}})
+    assert HemiConfig().chip.counter_bits == 32
+    assert HemiConfig.from_dict({"chip": {"counter_bits": 16}}).chip.counter_bits == 16
+
+
 def test_unknown_section():
     with pytest.raises(ConfigError, match=r"unknown section \[middle\]"):
         HemiConfig.from_dict({"middle": {}})

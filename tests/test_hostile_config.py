@@ -56,7 +56,7 @@ def test_spec_covers_every_config_field():
     """A new config field needs hostile coverage here too."""
     for section in SCALAR_SECTIONS:
         assert set(SPEC[section]) == set(ALL_KEYS[section]), section
-    assert set(ALL_KEYS["chip"]) == {"host", "left", "right", "link_slices"}
+    assert set(ALL_KEYS["chip"]) == {"host", "left", "right", "link_slices", "counter_bits"}
     assert set(HemiConfig.SECTIONS) == set(SPEC) | {"chip"}
 
 
@@ -136,6 +136,8 @@ def valid_dicts(draw):
                 sub = chip
             if draw(st.booleans()):
                 sub = {**sub, "link_slices": draw(st.booleans())}
+            if draw(st.booleans()):
+                sub = {**sub, "counter_bits": draw(st.integers(16, 32))}
             data["chip"] = sub
         else:
             keys = draw(st.lists(st.sampled_from(list(SPEC[section])), unique=True))
@@ -173,6 +175,7 @@ def check_types(cfg):
     assert len(set(nodes)) == len(nodes) and (chip.left or chip.right)
     assert type(chip.left) is tuple and type(chip.right) is tuple
     assert type(chip.link_slices) is bool
+    assert type(chip.counter_bits) is int and 16 <= chip.counter_bits <= 32
 
 
 _TMP = Path(tempfile.mkdtemp(prefix="hemi_hostile_config_"))
@@ -193,7 +196,7 @@ def test_valid_configs_load_and_round_trip(data):
     for section, table in data.items():
         for key, value in table.items():
             got = getattr(getattr(cfg, section), key)
-            if section == "chip" and key != "link_slices":
+            if section == "chip" and key not in ("link_slices", "counter_bits"):
                 value = tuple(value) if key == "host" else tuple(tuple(n) for n in value)
             assert got == value, f"{section}.{key}"
     # The whole config as a dict and as TOML text loads back equal.
@@ -349,6 +352,15 @@ def test_chip_link_slices_bad_value_is_named(chip, value):
     with pytest.raises(ConfigError) as e:
         HemiConfig.from_dict({"chip": chip}, name="c")
     assert "chip.link_slices = " in str(e.value) and "must be true or false" in str(e.value)
+
+
+@fast(100)
+@given(placements(), bad_value((INT, 16, 32)))
+def test_chip_counter_bits_bad_value_is_named(chip, value):
+    chip["counter_bits"] = value
+    with pytest.raises(ConfigError) as e:
+        HemiConfig.from_dict({"chip": chip}, name="c")
+    assert "chip.counter_bits = " in str(e.value) and "16..32" in str(e.value)
 
 
 def test_chip_tile_count_and_empty_chip():
