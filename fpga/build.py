@@ -93,13 +93,17 @@ DSP_CELL = {"ice40": "SB_MAC16", "ecp5": "MULT18X18D"}
 
 
 def count_array_dsps(build_dir, name, family):
-    """DSP cells of the left core's systolic array in the synthesized netlist
-    (their names keep the array's hierarchy), or None when there is none."""
+    """DSP cells of the left cores' systolic arrays in the synthesized
+    netlist, or None when there is none. A cell's name keeps its block's
+    hierarchy but not always the array's own (yosys may name a multiplier
+    after its input net, ``left0.core.bank_..._MULT18X18D``), so this counts
+    the left cores' DSP cells outside their epilogues."""
     netlist = build_dir / f"{name}.json"
     if not netlist.exists():
         return None
     cmd = [os.environ["YOSYS"], "-p",
-           f"read_json {netlist.name}; select -count t:{DSP_CELL[family]} n:*.array.* %i"]
+           f"read_json {netlist.name}; "
+           f"select -count t:{DSP_CELL[family]} n:*.left*.core.* %i n:*.epilogue.* %d"]
     try:
         out = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True, timeout=600).stdout
     except (OSError, subprocess.TimeoutExpired):
