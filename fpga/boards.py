@@ -16,7 +16,7 @@ from amaranth.hdl import ClockDomain, Module
 from amaranth.lib import io, wiring
 
 from .board_top import BoardTop
-from .pll import PllDomain, ecp5_pll, ice40_pll
+from .pll import PllDomain, direct_clock, ecp5_pll, ice40_pll
 
 #: The host link's rate on every board (issue 6: at least 1 Mbaud).
 BAUD = 1_000_000
@@ -59,8 +59,11 @@ class Board:
     program_hint: str = ""
 
     def pll(self, target_mhz=None):
+        target_mhz = target_mhz or self.target_mhz
+        if target_mhz == self.clock_mhz:
+            return direct_clock(self.family, self.clock_mhz * 1e6)
         make = {"ice40": ice40_pll, "ecp5": ecp5_pll}[self.family]
-        return make(self.clock_mhz * 1e6, (target_mhz or self.target_mhz) * 1e6)
+        return make(self.clock_mhz * 1e6, target_mhz * 1e6)
 
 
 BOARDS = {

@@ -5,14 +5,16 @@ settings that give the exact output frequency (``PllSettings``), or raise
 ``ValueError`` naming the frequency when none does; the search follows the
 vendors' ranges (the same ones icepll and ecppll use). ``PllDomain`` puts
 the PLL on a board's input clock pin, drives the ``sync`` clock from it and
-holds ``sync`` in reset until the PLL reports lock.
+holds ``sync`` in reset until the PLL reports lock. ``direct_clock(family,
+fin)`` is the setting without a PLL: ``sync`` runs straight from the pin
+(for a clock the PLL cannot make, such as the iCE40's below 16 MHz).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockSignal, Instance, Module, Signal
+from amaranth.hdl import C, ClockDomain, ClockSignal, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 
@@ -23,6 +25,7 @@ class PllSettings:
     fin_hz: float
     fout_hz: float
     params: dict            # divider settings, primitive-specific
+    direct: bool = False    # no PLL: the chip runs from the input clock
 
     @property
     def fout_mhz(self):
@@ -82,6 +85,17 @@ def ecp5_pll(fin_hz, fout_hz):
                      f"from {fin_hz / 1e6:g} MHz")
 
 
+def direct_clock(family, fin_hz):
+    """No PLL: ``sync`` is the board's input clock itself."""
+    return PllSettings(family, fin_hz, fin_hz, {}, direct=True)
+
+
+#: Cycles the direct clock holds ``sync`` in reset after configuration
+#: (about 21 us at 12 MHz; the iCE40's block RAMs read zeros for the first
+#: few microseconds, so Amaranth's own iCE40 reset waits 15 us).
+POWER_ON_CYCLES = 256
+
+
 def _ice40_instance(s, pin, clk_out, lock):
     p = s.params
     return Instance(
@@ -128,8 +142,25 @@ class PllDomain(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lock = Signal()
-        make = {"ice40": _ice40_instance, "ecp5": _ecp5_instance}[self.settings.family]
-        m.submodules.pll = make(self.settings, self.pin, ClockSignal("sync"), lock)
+        if self.settings.direct:
+            if self.settings.family == "ice40":
+                # The clock pad's global buffer (the pin is a GBIN pad).
+                m.submodules.clk_gb = Instance("SB_GB_IO", p_PIN_TYPE=C(0b000001, 6),
+                                               io_PACKAGE_PIN=self.pin,
+                                               o_GLOBAL_BUFFER_OUTPUT=ClockSignal("sync"))
+            else:
+                m.d.comb += ClockSignal("sync").eq(self.pin)
+            # "Lock" once a power-on counter has run out; its flip-flops
+            # start at zero after configuration and are never reset.
+            m.domains.por = ClockDomain("por", reset_less=True, local=True)
+            m.d.comb += ClockSignal("por").eq(ClockSignal("sync"))
+            count = Signal(range(POWER_ON_CYCLES + 1))
+            with m.If(count != POWER_ON_CYCLES):
+                m.d.por += count.eq(count + 1)
+            m.d.comb += lock.eq(count == POWER_ON_CYCLES)
+        else:
+            make = {"ice40": _ice40_instance, "ecp5": _ecp5_instance}[self.settings.family]
+            m.submodules.pll = make(self.settings, self.pin, ClockSignal("sync"), lock)
         # Hold sync in reset until the PLL locks (released synchronously).
         # nextpnr-ice40 promotes the high-fanout reset to a global buffer
         # itself. On the ECP5 a DCCA global buffer for it was tried: it did

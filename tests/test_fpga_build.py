@@ -49,6 +49,20 @@ def test_pll_refuses_unreachable_frequencies():
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
+def test_direct_clock_lays_out_without_a_pll(board):
+    """At the oscillator's own frequency the chip runs from the clock pin:
+    no PLL primitive, the pad's global buffer on the iCE40, and a power-on
+    counter holding reset."""
+    b = BOARDS[board]
+    top = BoardChip(b, load_config(str(build.ROOT / b.config)), target_mhz=b.clock_mhz)
+    assert top.pll_settings.direct and top.pll_settings.fout_hz == b.clock_mhz * 1e6
+    assert top.top.divisor == round(b.clock_mhz * 1e6 / BAUD)
+    il = b.make_platform().prepare(top, name="t").files["t.il"]
+    assert "SB_PLL40_PAD" not in il and "EHXPLLL" not in il
+    assert ("SB_GB_IO" in il) == (b.family == "ice40")
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
 def test_board_top_lays_out(board, tmp_path):
     """The platform prepares the whole build (pins, PLL, clock constraint)
     for each board's own config, without any tool."""
