@@ -14,6 +14,7 @@ from rtl.left.epilogue import Epilogue
 from rtl.left.layouts import LeftLayouts, OutMode
 from sw_model import left as g
 from tb.common.amaranth_sim import simulate
+from tb.left.epilogue_bench import play_epilogue
 
 
 def _pairs(rng, n):
@@ -47,30 +48,13 @@ def test_epilogue_split_multiply(kind):
     dut = Epilogue(layouts, cols, serial=serial, compact=kind == "compact")
     pairs = _pairs(np.random.default_rng(5), 240)
     tokens = [pairs[i:i + cols] for i in range(0, len(pairs) - cols + 1, cols)]
-    results = {}
+    def apply(ctx, tok):
+        ctx.set(dut.acc, [v for v, _ in tok])
+        ctx.set(dut.params, {"bias": [0] * cols, "multiplier": [b for _, b in tok],
+                             "shift": [0] * cols, "zero_point": 0, "relu": 0, "mode": OutMode.REQUANT})
 
-    async def bench(ctx):
-        stages = [None] * dut.LATENCY
-        k = cycles = 0
-        while len(results) < len(tokens):
-            ctx.set(dut.s1_valid, stages[0] is not None)
-            en = not ctx.get(dut.stall)
-            ctx.set(dut.en, en)
-            token = None
-            if en and k < len(tokens):
-                token = k
-                ctx.set(dut.acc, [v for v, _ in tokens[k]])
-                ctx.set(dut.params, {"bias": [0] * cols, "multiplier": [b for _, b in tokens[k]],
-                                     "shift": [0] * cols, "zero_point": 0, "relu": 0, "mode": OutMode.REQUANT})
-                k += 1
-            await ctx.tick()
-            cycles += 1
-            assert cycles < 10 * len(tokens) * cols
-            if en:
-                stages = [token] + stages[:-1]
-                if stages[-1] is not None:
-                    results[stages[-1]] = [ctx.get(dut.result[c]) for c in range(cols)]
-
+    bench, results, _ = play_epilogue(dut, tokens, apply, rng=np.random.default_rng(7),
+                                      max_cycles=60 * len(tokens) * cols)
     simulate(dut, bench)
     for k, tok in enumerate(tokens):
         v = np.array([a for a, _ in tok], dtype=np.int64)

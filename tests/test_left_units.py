@@ -11,6 +11,7 @@ from rtl.left.epilogue import Epilogue
 from rtl.left.layouts import LeftLayouts, OutMode
 from sw_model import left as g
 from tb.common.amaranth_sim import simulate
+from tb.left.epilogue_bench import play_epilogue
 
 
 
@@ -127,40 +128,23 @@ def test_epilogue_matches_golden(kind):
         relu = bool(rng.integers(0, 2))
         raw = i % 5 == 4
         cases.append((acc, bias, mult, shift, zp, relu, raw))
-    results = {}
-    stall_cycles = []
+    def apply(ctx, case):
+        acc, bias, mult, shift, zp, relu, raw = case
+        ctx.set(dut.acc, [int(x) for x in acc])
+        ctx.set(dut.params, {
+            "bias": [int(x) for x in bias], "multiplier": [int(x) for x in mult],
+            "shift": [int(x) for x in shift], "zero_point": zp, "relu": int(relu),
+            "mode": OutMode.RAW if raw else OutMode.REQUANT})
 
-    async def bench(ctx):
-        # Play the core: track which token each stage holds, raise s1_valid
-        # while stage 1 holds one, and advance (en) only when not stalled.
-        stages = [None] * dut.LATENCY
-        k = cycles = 0
-        while len(results) < len(cases):
-            ctx.set(dut.s1_valid, stages[0] is not None)
-            en = not ctx.get(dut.stall)
-            stall_cycles.append(not en)
-            ctx.set(dut.en, en)
-            token = None
-            if en and k < len(cases):
-                token = k
-                acc, bias, mult, shift, zp, relu, raw = cases[k]
-                ctx.set(dut.acc, [int(x) for x in acc])
-                ctx.set(dut.params, {
-                    "bias": [int(x) for x in bias], "multiplier": [int(x) for x in mult],
-                    "shift": [int(x) for x in shift], "zero_point": zp, "relu": int(relu),
-                    "mode": OutMode.RAW if raw else OutMode.REQUANT})
-                k += 1
-            await ctx.tick()
-            cycles += 1
-            assert cycles < 10 * len(cases) * cols, "epilogue never let its tokens through"
-            if en:
-                stages = [token] + stages[:-1]
-                if stages[-1] is not None:
-                    results[stages[-1]] = [ctx.get(dut.result[c]) for c in range(cols)]
-
+    # Play the core (tb.left.epilogue_bench); the compact epilogue also
+    # under random holds, gaps and output back-pressure.
+    bench, results, stall_cycles = play_epilogue(dut, cases, apply, rng=np.random.default_rng(3),
+                                                 max_cycles=60 * len(cases) * cols)
     simulate(dut, bench)
-    # A serial epilogue spends cols - 1 stall cycles per token, a parallel one none.
-    assert sum(stall_cycles) == (len(cases) * (cols - 1) if serial else 0)
+    # A serial epilogue spends cols - 1 stall cycles per token, a parallel one
+    # none; a compact one stalls a token while the one before it is shifted.
+    if kind != "compact":
+        assert sum(stall_cycles) == (len(cases) * (cols - 1) if serial else 0)
     for k, (acc, bias, mult, shift, zp, relu, raw) in enumerate(cases):
         v = g.wrap_int32(acc + bias)
         expect = v if raw else g.requantize(v, mult, shift, zp, relu)
@@ -187,3 +171,54 @@ def test_core_with_bounded_k_and_n_refuses_larger_commands():
             assert ctx.get(dut.busy) == (not refused)
 
     simulate(dut, bench)
+
+
+@pytest.mark.parametrize("epilogue", ["parallel", "compact"])
+def test_core_with_bounded_k_accumulates_extremes(epilogue):
+    """With ``max_k`` the accumulator is only psum_width(max_k) bits wide
+    (a tile's core): K = max_k products of -128 x -128 (the largest sum) and
+    of -128 x 127 (the most negative) come out exact, RAW and requantized."""
+    from rtl.left.core import LeftCore
+
+    K, N = 4, 3
+    cfg = LeftConfig(rows=1, cols=1, acc_depth=1, epilogue=epilogue)
+    dut = LeftCore(cfg, raw=True, max_k=K, max_n=N, checked=False)
+    A = np.full((1, K), -128)
+    W = np.array([[-128, 127, -128]] * K)
+    bias = np.array([0, -5, 7])
+    mult = np.array([1 << 30, 1 << 30, 1 << 30])
+    shift = np.array([20, 3, 0])
+    gemms = [("int32", 0, 0), ("int8", 3, 1)]
+    streams = {"i_cmd": [], "i_w": [], "i_act": [], "i_epi": []}
+    want = []
+    for mode, zp, relu in gemms:
+        streams["i_cmd"].append({"m": 1, "k": K, "n": N})
+        for n in range(N):
+            streams["i_w"] += [[int(W[k, n])] for k in range(K)]
+            streams["i_act"] += [[int(A[0, k])] for k in range(K)]
+            streams["i_epi"].append({"bias": [int(bias[n])], "multiplier": [int(mult[n])],
+                                     "shift": [int(shift[n])], "zero_point": zp, "relu": relu,
+                                     "mode": OutMode.RAW if mode == "int32" else OutMode.REQUANT})
+        v = g.wrap_int32(A @ W + bias)[0]
+        want += (v if mode == "int32" else g.requantize(v, mult, shift, zp, relu)).tolist()
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for _ in range(400):
+            for name, q in streams.items():
+                port = getattr(dut, name)
+                ctx.set(port.valid, bool(q))
+                if q:
+                    ctx.set(port.payload, q[0])
+            taken = [name for name, q in streams.items() if q and ctx.get(getattr(dut, name).ready)]
+            if ctx.get(dut.o.valid):
+                got.append(ctx.get(dut.o.payload.data[0]))
+            await ctx.tick()
+            for name in taken:
+                streams[name].pop(0)
+            if len(got) == len(want):
+                break
+
+    simulate(dut, bench)
+    assert got == want

@@ -105,6 +105,9 @@ class _ReadStream(wiring.Component):
       issued only when the register will be free: one beat per two cycles,
       enough for streams that are taken rarely.
     * 2: an output and a skid register: one beat per cycle on a shared port.
+
+    ``flush`` empties the queue (and drops a read in flight) at the next
+    edge; the owner then restarts its address counter.
     """
 
     def __init__(self, shape, queue):
@@ -112,6 +115,7 @@ class _ReadStream(wiring.Component):
         self.queue = queue
         super().__init__({
             "more": In(1),
+            "flush": In(1),
             "issue": Out(1),
             "rdata": In(shape),
             "o": Out(stream.Signature(shape)),
@@ -131,6 +135,8 @@ class _ReadStream(wiring.Component):
                 m.d.sync += out_valid.eq(1)
             with m.Elif(take):
                 m.d.sync += out_valid.eq(0)
+            with m.If(self.flush):
+                m.d.sync += out_valid.eq(0)
             return m
 
         inflight = Signal()            # rdata holds a read issued last cycle
@@ -141,6 +147,8 @@ class _ReadStream(wiring.Component):
             m.d.comb += self.issue.eq(self.more & ~inflight & (~out_valid | take))
             with m.If(~out_valid | take):
                 m.d.sync += [out.eq(self.rdata), out_valid.eq(inflight)]
+            with m.If(self.flush):
+                m.d.sync += [out_valid.eq(0), inflight.eq(0)]
             return m
 
         skid, skid_valid = Signal(shape), Signal()
@@ -156,6 +164,8 @@ class _ReadStream(wiring.Component):
                 m.d.sync += [out.eq(self.rdata), out_valid.eq(inflight)]
         with m.Elif(inflight):
             m.d.sync += [skid.eq(self.rdata), skid_valid.eq(1)]
+        with m.If(self.flush):
+            m.d.sync += [out_valid.eq(0), skid_valid.eq(0), inflight.eq(0)]
         return m
 
 
@@ -203,7 +213,11 @@ class LeftTile(wiring.Component):
         # (M = 1, K and N from those registers, which refuse 0 and anything
         # past max_k / max_n) are always valid: it checks none and its error
         # count (CORE_ERRORS) stays 0.
-        m.submodules.core = core = LeftCore(lc, raw=False, max_k=lc.max_k, max_n=lc.max_n, checked=False)
+        # K and N stay on its command port for the whole layer (l_k and l_n
+        # change only when the next vector starts, after this layer's
+        # output has left): the core keeps no copy of them.
+        m.submodules.core = core = LeftCore(lc, raw=False, max_k=lc.max_k, max_n=lc.max_n, checked=False,
+                                            steady_cmd=True)
         L = core.layouts
         wiring.connect(m, wiring.flipped(self.i_flit), port.i_flit)
         wiring.connect(m, port.o_flit, wiring.flipped(self.o_flit))
@@ -241,7 +255,9 @@ class LeftTile(wiring.Component):
         reg_dest = Signal(6)
         reg_epi = Signal(9)
         bus_errors = Signal(16)
-        gemms = Signal(32)
+        # A statistics counter: chip.counter_bits wide, wraps, reads
+        # zero-extended.
+        gemms = Signal(self.cfg.chip.counter_bits)
         errors_sum = port.errors + bus_errors
         errors = Mux(errors_sum[16], 0xFFFF, errors_sum[:16])      # saturated
 
@@ -390,7 +406,9 @@ class LeftTile(wiring.Component):
 
         # ---- activation input --------------------------------------------------
         act = port.o_act
-        a_lane = Signal(range(max(R, 2)))
+        # (One row: every element is a row, and the lane counter stays 0,
+        # which yosys cannot see.)
+        a_lane = Const(0, 1) if R == 1 else Signal(range(max(R, 2)))
         a_row = Signal(range(max(act_rows, 2)))
         a_full = Signal()              # max_k elements taken: drop the rest
         m.d.comb += act.ready.eq(~running)
@@ -401,20 +419,31 @@ class LeftTile(wiring.Component):
                          a_wp.en[r].eq(a_take & ~a_full & (a_lane == r))]
         start = a_take & act.payload.last
         with m.If(start):
-            m.d.sync += [a_lane.eq(0), a_row.eq(0), a_full.eq(0)]
+            m.d.sync += [a_row.eq(0), a_full.eq(0)]
+            if R > 1:
+                m.d.sync += a_lane.eq(0)
         with m.Elif(a_take & ~a_full):
-            with m.If(a_lane == R - 1):
-                m.d.sync += [a_lane.eq(0), a_row.eq(a_row + 1)]
-            with m.Else():
-                m.d.sync += a_lane.eq(a_lane + 1)
+            if R == 1:
+                m.d.sync += a_row.eq(a_row + 1)
+            else:
+                with m.If(a_lane == R - 1):
+                    m.d.sync += [a_lane.eq(0), a_row.eq(a_row + 1)]
+                with m.Else():
+                    m.d.sync += a_lane.eq(a_lane + 1)
             with m.If((a_row == (lc.max_k - 1) // R) & (a_lane == (lc.max_k - 1) % R)):
                 m.d.sync += a_full.eq(1)
 
-        # ---- layer start: latch the registers, arm the feeders -----------------
+        # ---- layer start: latch the registers, restart the feeders -------------
+        # The three feeders read their stores in the core's order for as long
+        # as the layer runs, without counting where the layer ends: the core
+        # takes exactly the beats of its command, and what a feeder read past
+        # them (rows of the store past the layer, or the activations again)
+        # is flushed when the next layer starts, which also restarts their
+        # address counters. (The column-tile counters, their compares with N
+        # and the per-feeder run flags are not needed.)
         cmd_pending = Signal()
-        w_on, x_on, e_on = Signal(), Signal(), Signal()
         with m.If(start):
-            m.d.sync += [running.eq(1), cmd_pending.eq(1), w_on.eq(1), x_on.eq(1), e_on.eq(1),
+            m.d.sync += [running.eq(1), cmd_pending.eq(1),
                          l_k.eq(reg_k), l_n.eq(reg_n), l_dest.eq(reg_dest),
                          l_zp.eq(reg_epi[:8]), l_relu.eq(reg_epi[8])]
 
@@ -424,14 +453,9 @@ class LeftTile(wiring.Component):
         with m.If(core.i_cmd.valid & core.i_cmd.ready):
             m.d.sync += cmd_pending.eq(0)
 
-        def last_tile(n0):
-            return n0 + C >= l_n
-
-        # Weights: store rows 0 upward; per column tile, K rows.
+        # Weights: store rows 0 upward (per column tile, K rows).
         m.submodules.w_feed = w_feed = _ReadStream(L.weights, queue=2)
         w_addr = Signal(range(max(lc.weight_rows, 2)))
-        w_k = Signal(range(max(lc.max_k, 2)))
-        w_n0 = Signal(range(lc.max_n + C))
         # The weight store is single-port: any bus access to it (a write as
         # well as a read) takes the port's one address for the cycle and the
         # feeder skips that cycle, so no read is issued while it is written.
@@ -442,19 +466,14 @@ class LeftTile(wiring.Component):
         bus_w, bus_wr_w = acc & w_hit, wr & w_hit
         w_port_addr = Signal(range(max(lc.weight_rows, 2)))
         m.d.comb += [w_port_addr.eq(Mux(bus_w, w_row, w_addr)),
-                     w_feed.more.eq(w_on & ~bus_w), w_feed.rdata.eq(w_rp.data),
+                     w_feed.more.eq(running & ~bus_w), w_feed.rdata.eq(w_rp.data),
+                     w_feed.flush.eq(start),
                      w_wp.addr.eq(w_port_addr), w_rp.addr.eq(w_port_addr),
                      w_rp.en.eq((bus_rd_w | w_feed.issue) & ~bus_wr_w)]
         with m.If(w_feed.issue):
             m.d.sync += w_addr.eq(w_addr + 1)
-            with m.If(w_k == l_k - 1):
-                m.d.sync += w_k.eq(0)
-                with m.If(last_tile(w_n0)):
-                    m.d.sync += [w_on.eq(0), w_n0.eq(0), w_addr.eq(0)]
-                with m.Else():
-                    m.d.sync += w_n0.eq(w_n0 + C)
-            with m.Else():
-                m.d.sync += w_k.eq(w_k + 1)
+        with m.If(start):
+            m.d.sync += w_addr.eq(0)
         wiring.connect(m, w_feed.o, core.i_w)
 
         # Activations: per column tile, buffer rows 0 .. ceil(K / rows) - 1.
@@ -462,18 +481,18 @@ class LeftTile(wiring.Component):
         x_row = Signal.like(a_row)
         # (The row's first element, x_row * rows, is not counted apart: a
         # wire for the 1 x 1 and other power-of-two arrays.)
-        x_n0 = Signal(range(lc.max_n + C))
-        m.d.comb += [x_feed.more.eq(x_on), x_feed.rdata.eq(a_rp.data),
+        # (It reads only while the layer runs: the buffer is written only
+        # while it does not.)
+        m.d.comb += [x_feed.more.eq(running), x_feed.rdata.eq(a_rp.data), x_feed.flush.eq(start),
                      a_rp.addr.eq(x_row), a_rp.en.eq(x_feed.issue)]
         with m.If(x_feed.issue):
-            with m.If((x_row + 1) * R >= l_k):
+            # (One row: x_row < K, so the end is an equality, no carry chain.)
+            with m.If(x_row + 1 == l_k if R == 1 else (x_row + 1) * R >= l_k):
                 m.d.sync += x_row.eq(0)
-                with m.If(last_tile(x_n0)):
-                    m.d.sync += [x_on.eq(0), x_n0.eq(0)]
-                with m.Else():
-                    m.d.sync += x_n0.eq(x_n0 + C)
             with m.Else():
                 m.d.sync += x_row.eq(x_row + 1)
+        with m.If(start):
+            m.d.sync += x_row.eq(0)
         wiring.connect(m, x_feed.o, core.i_act)
 
         # Epilogue: one beat per column tile from the three stores. The beat
@@ -485,7 +504,6 @@ class LeftTile(wiring.Component):
         # advances only when a beat is taken). Zero point and relu are the
         # layer's, steady while it runs. One beat per two cycles at most.
         e_t = Signal(range(max(epi_tiles, 2)))
-        e_n0 = e_t * C                 # the tile's first column (a wire when cols is a power of two)
         e_have = Signal()              # the read ports hold beat e_t
         # Any bus access to the three stores (a write as well as a read) takes
         # the feeder's cycle, so no store is ever read and written in one
@@ -493,7 +511,7 @@ class LeftTile(wiring.Component):
         # (The same holds for the weight store, and for the activation
         # buffer, written only between layers and read only during one.)
         bus_e = acc & (b_hit | k_hit | s_hit)
-        e_issue = e_on & ~bus_e & ~e_have
+        e_issue = running & ~bus_e & ~e_have
         epi = core.i_epi
         m.d.comb += [
             epi.payload.bias.eq(b_rp.data), epi.payload.multiplier.eq(k_rp.data),
@@ -509,16 +527,17 @@ class LeftTile(wiring.Component):
         with m.If(e_take | bus_rd_b | bus_rd_k | bus_rd_s):
             m.d.sync += e_have.eq(0)
         with m.If(e_take):
-            with m.If(last_tile(e_n0)):
-                m.d.sync += [e_on.eq(0), e_t.eq(0)]
-            with m.Else():
-                m.d.sync += e_t.eq(e_t + 1)
+            m.d.sync += e_t.eq(e_t + 1)     # (past the last tile: read, never taken, flushed)
+        with m.If(start):
+            m.d.sync += [e_t.eq(0), e_have.eq(0)]
 
         # ---- output: row lanes -> vector elements -------------------------------
         o_lane = Signal(range(max(C, 2)))
         o_n0 = Signal(range(lc.max_n + C))
         row = core.o.payload
-        lane_end = (o_lane == C - 1) | (o_n0 + o_lane + 1 >= l_n)
+        # (One column: every row is one element, and o_lane and o_n0 are
+        # not needed; yosys cannot see that o_lane stays 0.)
+        lane_end = Const(1, 1) if C == 1 else (o_lane == C - 1) | (o_n0 + o_lane + 1 >= l_n)
         elem = vec.i_elem
         m.d.comb += [
             elem.valid.eq(core.o.valid),
@@ -529,9 +548,11 @@ class LeftTile(wiring.Component):
         with m.If(elem.valid & elem.ready & ~vec.busy):
             m.d.sync += tx_dest.eq(l_dest)
         with m.If(elem.valid & elem.ready):
-            m.d.sync += o_lane.eq(o_lane + 1)
+            if C > 1:
+                m.d.sync += o_lane.eq(o_lane + 1)
             with m.If(lane_end):
-                m.d.sync += [o_lane.eq(0), o_n0.eq(Mux(row.last, 0, o_n0 + C))]
+                if C > 1:
+                    m.d.sync += [o_lane.eq(0), o_n0.eq(Mux(row.last, 0, o_n0 + C))]
                 with m.If(row.last):
                     # The layer's final element: the vector sender takes it from here.
                     m.d.sync += [running.eq(0), gemms.eq(gemms + 1)]
@@ -540,6 +561,8 @@ class LeftTile(wiring.Component):
         # `running` is set on the edge that takes the last input element and
         # cleared on the edge that hands the last output element to the vector
         # sender (busy from then on), so there is no idle cycle in between.
+        # (The feeders' queues count only while the layer runs: after it,
+        # they hold beats read past its end, flushed by the next start.)
         m.d.comb += self.busy.eq(port.busy | vec.busy | core.busy | running | cmd_pending
-                                 | w_feed.busy | x_feed.busy | e_have | rd_valid | ans_valid)
+                                 | rd_valid | ans_valid)
         return m

@@ -8,19 +8,23 @@ Data path (every register advances on one global ``adv``)::
           -> Epilogue (6) -> output FIFO -> o
 
 With ``left.epilogue = "compact"`` (slow clocks) the accumulator's sum
-goes straight into the epilogue, which then has 2 stages: no register
-stage between them (stage A), so the epilogue parameters are needed by the
-token in the accumulate stage instead, and a token reaches the FIFO 5
-cycles sooner.
+goes straight into the epilogue: no register stage between them (stage A),
+so the epilogue parameters are needed by the token in the accumulate stage
+instead. Its one pipeline stage is followed by a sequential one (a shift of
+one bit a cycle) that holds the token until ``o`` takes it: there is no
+output FIFO, and a token waiting to enter that stage stalls the pipeline
+(``adv`` low), so an output row costs at least its shift + 2 cycles. Fine
+for a user that makes one row per K cycles (the tile).
 
 With ``acc_depth = 1`` (a user whose commands are all one row, such as a
 tile) the accumulator is one register row instead of a memory (and its
 read register).
 
 ``adv`` is high unless the output FIFO could not absorb every token in
-flight, or the token about to enter the epilogue needs an ``i_epi`` beat that
-has not arrived. Holes in ``i_act`` travel as bubbles, so input gaps cost
-exactly their length and never stall the rest of the pipeline.
+flight (compact: the epilogue stalls), or the token about to enter the
+epilogue needs an ``i_epi`` beat that has not arrived. Holes in ``i_act``
+travel as bubbles, so input gaps cost exactly their length and never stall
+the rest of the pipeline.
 
 The weight loader runs ahead of the activations: it fills the bank that the
 next tile will use while the current tile streams through the other one. It
@@ -37,7 +41,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..common.delay import delay, delay_line
-from .array import SystolicArray
+from .array import SystolicArray, psum_width
 from .epilogue import Epilogue
 from .layouts import LeftLayouts, OutMode
 
@@ -64,12 +68,19 @@ class LeftCore(wiring.Component):
     ``checked=False``, for a user whose commands are all valid by
     construction (the left tile: M = 1, K and N from registers it bounds):
     commands are not checked and ``errors`` stays 0 (no 16-bit counter).
+
+    ``steady_cmd=True``, for a user that holds a command's payload on
+    ``i_cmd`` from the command's start until the core has taken its last
+    activation and weight row (the left tile: K and N are the layer's,
+    latched until its output has left): the core reads K and N from there
+    instead of keeping its own copy.
     """
 
-    def __init__(self, cfg, raw=True, max_k=None, max_n=None, checked=True):
+    def __init__(self, cfg, raw=True, max_k=None, max_n=None, checked=True, steady_cmd=False):
         self.cfg = cfg
         self.raw = raw
         self.checked = checked
+        self.steady_cmd = steady_cmd
         self.max_k, self.max_n = max_k, max_n
         self.layouts = L = LeftLayouts(cfg)
         super().__init__({
@@ -100,7 +111,10 @@ class LeftCore(wiring.Component):
         fifo_depth = in_flight + 8
         # The FIFO's row: lanes of 32 bits (or 8 without RAW), then `last`.
         lane_bits = 32 if self.raw else 8
-        m.submodules.fifo = ofifo = fifo.SyncFIFOBuffered(width=C * lane_bits + 1, depth=fifo_depth)
+        # The compact epilogue's last stage holds its token until ``o`` takes
+        # it and stalls the pipeline behind it meanwhile: no output FIFO.
+        if not epi.compact:
+            m.submodules.fifo = ofifo = fifo.SyncFIFOBuffered(width=C * lane_bits + 1, depth=fifo_depth)
 
         adv = Signal()
         m.d.comb += [array.en.eq(adv), epi.en.eq(adv)]
@@ -110,6 +124,8 @@ class LeftCore(wiring.Component):
         n_lim = (1 << cfg.dim_bits) - 1 if self.max_n is None else self.max_n
         # (M is at most acc_depth: larger commands are refused.)
         cmd_m, cmd_k, cmd_n = Signal(range(D + 1)), Signal(range(k_lim + 1)), Signal(range(n_lim + 1))
+        if self.steady_cmd:
+            m.d.comb += [cmd_k.eq(self.i_cmd.payload.k), cmd_n.eq(self.i_cmd.payload.n)]
         ld_active, inj_active = Signal(), Signal()
         m.d.comb += self.i_cmd.ready.eq(~ld_active & ~inj_active)
         errors = Signal(16)
@@ -136,10 +152,11 @@ class LeftCore(wiring.Component):
             # compare and multiplexer for the 1 x 1 array.)
             kr = Const(1, 2) if R == 1 else Mux(k_rem >= R, R, k_rem)[:len(Const(R)) + 1]
             nc = Const(1, 2) if C == 1 else Mux(n_rem >= C, C, n_rem)[:len(Const(C)) + 1]
-            # (k0 + 1 >= K: with no remainder needed, an increment is
-            # smaller than the subtractor.)
-            last_k = k0 + 1 >= cmd_k if R == 1 else k_rem <= R
-            last_n = n0 + 1 >= cmd_n if C == 1 else n_rem <= C
+            # (k0 + 1 == K: with no remainder needed, an increment is
+            # smaller than the subtractor, and as k0 < K it is an equality,
+            # not a compare with a carry chain.)
+            last_k = k0 + 1 == cmd_k if R == 1 else k_rem <= R
+            last_n = n0 + 1 == cmd_n if C == 1 else n_rem <= C
             return k0, n0, kr, nc, last_k, last_n
 
         def step_tile(k0, n0, last_k, last_n, active):
@@ -153,7 +170,18 @@ class LeftCore(wiring.Component):
                 m.d.sync += k0.eq(k0 + R)
 
         # ---- weight loader -------------------------------------------------
-        ld_k0, ld_n0, ld_kr, ld_nc, ld_last_k, ld_last_n = tile_walker("ld")
+        # With a 1 x 1 array every tile is one row of one weight, and the
+        # loader needs no walker of its own: it has loaded L = I + |full|
+        # tiles when the injector has finished I of the command's T, so it
+        # may load another (L < T) while the injector has more than |full|
+        # tiles left: at least one (inj_active) with no bank full, at least
+        # two (not at its last tile) with one full; both full, it waits
+        # anyway. Exactly when its own walker would be active.
+        ld_walker = not (R == 1 and C == 1)
+        if ld_walker:
+            ld_k0, ld_n0, ld_kr, ld_nc, ld_last_k, ld_last_n = tile_walker("ld")
+        else:
+            ld_kr, ld_nc = Const(1, 2), Const(1, 2)
         ld_bank = Signal()
         ld_row = Signal(range(max(R, 2)))   # indices never zero-width
         # Writes enter the array's write wavefront, so they advance with it.
@@ -168,34 +196,48 @@ class LeftCore(wiring.Component):
         with m.If(self.i_w.valid & self.i_w.ready):
             with m.If(ld_row == ld_kr - 1):
                 m.d.sync += [ld_row.eq(0), ld_bank.eq(~ld_bank), full.bit_select(ld_bank, 1).eq(1)]
-                step_tile(ld_k0, ld_n0, ld_last_k, ld_last_n, ld_active)
+                if ld_walker:
+                    step_tile(ld_k0, ld_n0, ld_last_k, ld_last_n, ld_active)
             with m.Else():
                 m.d.sync += ld_row.eq(ld_row + 1)
 
         # ---- activation injector (stage 0) ---------------------------------
         in_k0, in_n0, in_kr, in_nc, in_last_k, in_last_n = tile_walker("in")
+        if not ld_walker:
+            m.d.comb += ld_active.eq(inj_active & ((full == 0) | ~(in_last_k & in_last_n)))
         in_bank = Signal()
         in_row = Signal(range(max(D, 2)))
-        tag_layout = data.StructLayout({
+        tag_fields = {
             "valid": 1, "row": range(max(D, 2)), "first_k": 1, "last_k": 1,
             "last_row": 1, "last": 1, "nc": range(C + 1),
-        })
+        }
+        # (Row and column count are constants with one accumulator row or
+        # one column: no tag bits for them then.)
+        if D == 1:
+            del tag_fields["row"], tag_fields["last_row"]
+        if C == 1:
+            del tag_fields["nc"]
+        tag_layout = data.StructLayout(tag_fields)
         tag0 = Signal(tag_layout)
         a0 = Signal(data.ArrayLayout(signed(8), R))
         bank0 = Signal()
         can_inject = inj_active & full.bit_select(in_bank, 1)
         m.d.comb += self.i_act.ready.eq(adv & can_inject)
         take = self.i_act.valid & self.i_act.ready
-        last_row = in_row == cmd_m - 1
+        # (acc_depth 1: M is 1, every row the last; a larger M is refused.)
+        last_row = Const(1, 1) if D == 1 else in_row == cmd_m - 1
         with m.If(adv):
             m.d.sync += tag0.valid.eq(take)
             with m.If(take):
                 m.d.sync += [
                     bank0.eq(in_bank),
-                    tag0.row.eq(in_row), tag0.first_k.eq(in_k0 == 0), tag0.last_k.eq(in_last_k),
-                    tag0.last_row.eq(last_row), tag0.last.eq(last_row & in_last_k & in_last_n),
-                    tag0.nc.eq(in_nc),
+                    tag0.first_k.eq(in_k0 == 0), tag0.last_k.eq(in_last_k),
+                    tag0.last.eq(last_row & in_last_k & in_last_n),
                 ]
+                if D > 1:
+                    m.d.sync += [tag0.row.eq(in_row), tag0.last_row.eq(last_row)]
+                if C > 1:
+                    m.d.sync += tag0.nc.eq(in_nc)
                 # Lanes past K multiply stale weights: feed them zeros.
                 m.d.sync += [a0[r].eq(Mux(r < in_kr, self.i_act.payload[r], 0)) for r in range(R)]
                 with m.If(last_row):
@@ -210,8 +252,11 @@ class LeftCore(wiring.Component):
 
         with m.If(self.i_cmd.valid & self.i_cmd.ready):
             with m.If(cmd_ok):
-                m.d.sync += [cmd_m.eq(pc.m), cmd_k.eq(pc.k), cmd_n.eq(pc.n),
-                             ld_active.eq(1), inj_active.eq(1)]
+                m.d.sync += [cmd_m.eq(pc.m), inj_active.eq(1)]
+                if ld_walker:
+                    m.d.sync += ld_active.eq(1)
+                if not self.steady_cmd:
+                    m.d.sync += [cmd_k.eq(pc.k), cmd_n.eq(pc.n)]
             if self.checked:
                 with m.Elif(errors != 0xFFFF):
                     m.d.sync += errors.eq(errors + 1)
@@ -220,18 +265,23 @@ class LeftCore(wiring.Component):
         tags = delay_line(m, tag0, LAT + stage_a, adv, "tag")
         tag_pre, tag_acc, tag_a = tags[LAT - 1], tags[LAT], tags[-1]
 
-        total = Signal(data.ArrayLayout(signed(32), C))
+        # The accumulator is 32 bits (it wraps like the reference's int32),
+        # unless K is bounded (max_k): a sum of at most max_k int8 products
+        # then never leaves psum_width(max_k) bits (22 for 64), so it
+        # neither wraps nor needs the upper bits, which are its sign.
+        acc_w = 32 if self.max_k is None else min(32, psum_width(self.max_k))
+        total = Signal(data.ArrayLayout(signed(acc_w), C))
         acc_we = adv & tag_acc.valid & ~tag_acc.last_k
         if D == 1:
             # One row: a register. It holds the sums of every K tile before
             # the last, as the memory row would (a write is seen by the next
             # token's read, as through the transparent read port).
-            acc_row = Signal(data.ArrayLayout(signed(32), C))
+            acc_row = Signal(data.ArrayLayout(signed(acc_w), C))
             with m.If(acc_we):
                 m.d.sync += acc_row.eq(total)
             prev_row = acc_row
         else:
-            acc = Memory(shape=data.ArrayLayout(signed(32), C), depth=D, init=[])
+            acc = Memory(shape=data.ArrayLayout(signed(acc_w), C), depth=D, init=[])
             m.submodules.acc = acc
             wp = acc.write_port()
             rp = acc.read_port(transparent_for=(wp,))
@@ -246,7 +296,7 @@ class LeftCore(wiring.Component):
         if stage_a:
             sum_a = Signal(data.ArrayLayout(signed(32), C))
             with m.If(adv):
-                m.d.sync += sum_a.eq(total)
+                m.d.sync += [sum_a[c].eq(total[c]) for c in range(C)]     # (per lane: sign-extended)
         else:
             sum_a = total
 
@@ -254,10 +304,8 @@ class LeftCore(wiring.Component):
         out_token = tag_a.valid & tag_a.last_k
         need_epi = out_token
         m.d.comb += [
-            adv.eq((ofifo.level <= fifo_depth - in_flight) & ~(need_epi & ~self.i_epi.valid)
-                   & ~epi.stall),
-            self.i_epi.ready.eq(adv & out_token & tag_a.last_row),
-            epi.acc.eq(sum_a),
+            self.i_epi.ready.eq(adv & out_token & (tag_a.last_row if D > 1 else 1)),
+            *(epi.acc[c].eq(sum_a[c]) for c in range(C)),          # (per lane: sign-extended)
             epi.params.eq(self.i_epi.payload),
         ]
         if not self.raw:
@@ -266,22 +314,42 @@ class LeftCore(wiring.Component):
         e_valid = e_valids[-1]
         m.d.comb += epi.s1_valid.eq(e_valids[1])
         e_last = delay(m, tag_a.last, epi.LATENCY, adv, "e_last")
-        e_nc = delay(m, tag_a.nc, epi.LATENCY, adv, "e_nc")
+        e_nc = delay(m, tag_a.nc, epi.LATENCY, adv, "e_nc") if C > 1 else Const(1, 1)
 
-        lanes = [Mux(c < e_nc, epi.result[c], 0)[:lane_bits] for c in range(C)]
-        r_lanes = [ofifo.r_data.word_select(c, lane_bits).as_signed() for c in range(C)]
-        m.d.comb += [
-            ofifo.w_data.eq(Cat(*lanes, e_last)),
-            ofifo.w_en.eq(adv & e_valid),
-            self.o.valid.eq(ofifo.r_rdy),
-            self.o.payload.last.eq(ofifo.r_data[-1]),
-            ofifo.r_en.eq(self.o.ready),
-        ]
-        # (A REQUANT lane is an int8 sign-extended: its low 8 bits are all of it.)
-        m.d.comb += [self.o.payload.data[c].eq(r_lanes[c]) for c in range(C)]
+        if epi.compact:
+            # The token's tags enter the epilogue's stage 2 with it (its
+            # load: stage 1 valid and advancing; stage 2 is then free).
+            o_last, o_nc = Signal(), Signal.like(e_nc)
+            with m.If(adv & e_valid):
+                m.d.sync += [o_last.eq(e_last), o_nc.eq(e_nc)]
+            m.d.comb += [
+                adv.eq(~(need_epi & ~self.i_epi.valid) & ~epi.stall),
+                self.o.valid.eq(epi.o_valid),
+                epi.o_ready.eq(self.o.ready),
+                self.o.payload.last.eq(o_last),
+            ]
+            # (Lanes past N are zero; with one column there are none.)
+            m.d.comb += [self.o.payload.data[c].eq(epi.result[c] if C == 1 else Mux(c < o_nc, epi.result[c], 0))
+                         for c in range(C)]
+            out_busy = epi.busy
+        else:
+            lanes = [Mux(c < e_nc, epi.result[c], 0)[:lane_bits] for c in range(C)]
+            r_lanes = [ofifo.r_data.word_select(c, lane_bits).as_signed() for c in range(C)]
+            m.d.comb += [
+                adv.eq((ofifo.level <= fifo_depth - in_flight) & ~(need_epi & ~self.i_epi.valid)
+                       & ~epi.stall),
+                ofifo.w_data.eq(Cat(*lanes, e_last)),
+                ofifo.w_en.eq(adv & e_valid),
+                self.o.valid.eq(ofifo.r_rdy),
+                self.o.payload.last.eq(ofifo.r_data[-1]),
+                ofifo.r_en.eq(self.o.ready),
+            ]
+            # (A REQUANT lane is an int8 sign-extended: its low 8 bits are all of it.)
+            m.d.comb += [self.o.payload.data[c].eq(r_lanes[c]) for c in range(C)]
+            out_busy = ofifo.level != 0
 
         # ---- status ----------------------------------------------------------
         pipe_busy = Cat(*(t.valid for t in tags), *e_valids[1:])
-        m.d.comb += self.busy.eq(ld_active | inj_active | pipe_busy.any() | (ofifo.level != 0))
+        m.d.comb += self.busy.eq(ld_active | inj_active | pipe_busy.any() | out_busy)
         return m
 

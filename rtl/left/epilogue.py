@@ -30,22 +30,31 @@ row costs ``cols`` cycles here instead of one. This is for FPGAs with few
 DSP blocks (the iCE40UP5K has 8; a 32 x 32 product takes 4).
 
 With ``compact=True`` (``left.epilogue = "compact"``, for slow FPGA clocks
-such as the iCE40's 18 MHz) the same arithmetic takes two stages, one
-multiplier per column:
+such as the iCE40's 18 MHz, where a user makes an output row only every
+few cycles: the tile, one row per K) the same arithmetic takes one
+pipeline stage and a sequential one, one multiplier per column:
 
 1. ``v = acc + bias``, the multiplier and the shift. ``v`` and the
    multiplier feed only the four 16 x 16 multipliers, so on the iCE40 yosys
    folds their registers into the SB_MAC16s' input registers: the stage
    costs no logic cells for them.
 2. ``x``: the product and its nudge (stages 2-4 above) in one cycle, in 33
-   bits instead of saturated (see the code: the output is the same).
+   bits instead of saturated (see the code: the output is the same), is
+   loaded into a register that then shifts itself right one bit a cycle,
+   ``shift`` times, keeping the rounding bit and a sticky bit. The result
+   (the rounding, the zero point and the clamp, on only the 9 low bits of
+   the shifted x and a flag for a value past them) is combinational from
+   that register, and leaves as the stream ``o_valid`` / ``o_ready``
+   (``LATENCY`` is 1: the stages before it).
 
-and the result (stages 5-6) is combinational from stage 2, written
-straight into the core's output FIFO: the rounding is one adder before the
-shifter, and the shifter keeps only the 9 bits that can survive the clamp
-(with a flag for a result past them). Every pipeline copy of ``v`` and of
-the 64-bit partial products is gone (about 520 flip-flops for one column,
-each a whole iCE40 logic cell). ``stall`` stays low.
+Stage 2 holds one token: while it does, a token in stage 1 raises
+``stall`` (the core holds its pipeline), so a token costs ``shift + 1``
+cycles after the one before it plus a cycle for the handoff, which a user
+making one row per K >= shift + 2 cycles never sees. There is no barrel
+shifter, no output FIFO in the core (``o`` waits in stage 2), and no
+pipeline copy of ``v`` or of the 64-bit partial products (about 520
+flip-flops for one column, each a whole iCE40 logic cell). ``busy`` is
+high while stage 2 holds a token.
 
 ``raw=False`` builds no RAW path (a core that only requantizes): ``v`` is
 then not carried to the end.
@@ -63,16 +72,22 @@ INT32_MAX = (1 << 31) - 1
 
 class Epilogue(wiring.Component):
     """``result`` is the output of the token that entered ``LATENCY`` enabled
-    cycles earlier (an instance attribute: 6, or 2 when ``compact``)."""
+    cycles earlier (an instance attribute: 6), or, when ``compact``, of the
+    token in stage 2 while ``o_valid`` is high (``LATENCY`` is then 1)."""
 
     def __init__(self, layouts, cols, serial=False, compact=False, raw=True):
         assert not (serial and compact)
         self.cols, self.serial, self.compact, self.raw = cols, serial, compact, raw
-        self.LATENCY = 2 if compact else 6
+        self.LATENCY = 1 if compact else 6
         super().__init__({
             "en": In(1),
-            "s1_valid": In(1),     # stage 1 holds a token (used when serial)
-            "stall": Out(1),       # hold en low: the shared multiplier is busy
+            "s1_valid": In(1),     # stage 1 holds a token (used when serial or compact)
+            "stall": Out(1),       # hold en low: the shared multiplier (or stage 2) is busy
+            # compact only: the result's stream (valid while stage 2 holds a
+            # finished token), and whether stage 2 holds one at all.
+            "o_valid": Out(1),
+            "o_ready": In(1),
+            "busy": Out(1),
             "acc": In(data.ArrayLayout(signed(32), cols)),
             "params": In(layouts.epi),
             "result": Out(data.ArrayLayout(signed(32), cols)),
@@ -180,22 +195,38 @@ class Epilogue(wiring.Component):
                 m.d.sync += r.eq(value)
             return r
 
-        # zero point, relu and mode ride along both stages.
+        # Stage 1 (on en): v, the multiplier, the shift, and the token's
+        # zero point, relu and mode.
         zp1, relu1 = reg("zp1", P.zero_point, signed(8)), reg("relu1", P.relu, 1)
-        zp2, relu2 = reg("zp2", zp1, signed(8)), reg("relu2", relu1, 1)
-        if self.raw:
-            raw2 = reg("raw2", reg("raw1", raw, 1), 1)
+        raw1 = reg("raw1", raw, 1) if self.raw else Const(0, 1)
+        # Stage 2 holds one token from its load until ``o`` takes it.
+        full = Signal()
+        load = en & self.s1_valid
+        # A token in stage 1 waits while stage 2 is taken (the core then
+        # holds its pipeline). Not ``o_ready``: that would put the sink's
+        # ready on the path to every ``en`` of the core. A following token
+        # thus waits one cycle after the output is taken.
+        m.d.comb += self.stall.eq(self.s1_valid & full)
+        zp2, relu2, raw2 = Signal(signed(8)), Signal(), Signal()
+        with m.If(load):
+            m.d.sync += [full.eq(1), zp2.eq(zp1), relu2.eq(relu1), raw2.eq(raw1)]
+        with m.Elif(self.o_valid & self.o_ready):
+            m.d.sync += full.eq(0)
+        m.d.comb += self.busy.eq(full)
+
+        done = []
         for c in range(self.cols):
             v_next = Signal(signed(32), name=f"e1_v_next_c{c}")
             m.d.comb += v_next.eq((self.acc[c] + P.bias[c])[:32].as_signed())
-            # v and the multiplier feed the multipliers and nothing else (RAW
-            # keeps its own copy), and have no reset: yosys then folds them
-            # into the SB_MAC16s' input registers on the iCE40.
+            # v and the multiplier feed the multipliers and nothing else (a
+            # RAW token takes v into x below; only in a core with RAW), and
+            # have no reset: yosys then folds them into the SB_MAC16s' input
+            # registers on the iCE40.
             v = reg(f"e1_v_c{c}", v_next, signed(32), reset_less=True)
             mul = reg(f"e1_mul_c{c}", P.multiplier[c], signed(32), reset_less=True)
             sh1 = reg(f"e1_sh_c{c}", P.shift[c], unsigned(5))
 
-            # Stage 2: p = v * mul from its four 16 x 16 products, and
+            # p = v * mul from its four 16 x 16 products, and
             # x = floor((p + 2**30) / 2**31), bits 31..63 of u = p + 2**30.
             # x is kept in 33 bits instead of being saturated: it leaves 32
             # bits only for INT32_MIN * INT32_MIN (x = 2**31, where the
@@ -208,84 +239,53 @@ class Epilogue(wiring.Component):
             m.d.comb += mid.eq(al * bh + ah * bl + (1 << 14))
             u = Signal(signed(64), name=f"e2_u_c{c}")
             m.d.comb += u.eq(Cat(al * bl, ah * bh).as_signed() + (mid << 16))
-            x = reg(f"e2_x_c{c}", u[31:64].as_signed(), signed(33))
-            sh = reg(f"e2_sh_c{c}", sh1, unsigned(5))
 
-            # Result, combinational. RoundingDivideByPOT(x, sh) is
-            # (x >> sh) + (rem > 2**(sh-1) - 1 + sign), i.e. with
-            # x = q * 2**sh + rem: (x + 2**(sh-1) - sign) >> sh for sh > 0,
-            # and x for sh = 0: one adder before the shifter instead of a
-            # mask, a remainder compare and an adder after it. The nudge is
-            # decoded from the shift: 2**(sh-1) (one-hot) for x >= 0, the
-            # thermometer 2**(sh-1) - 1 for x < 0, 0 for sh = 0.
-            nudge = self._nudge(sh, ~x[-1])
-            t = Signal(signed(33), name=f"r_t_c{c}")           # |x| <= 2**31, nudge <= 2**30
-            m.d.comb += t.eq(x + nudge)
-            s9, fits = self._shift_narrow(m, t, sh, 9, f"r_s_c{c}")
-            # Outside 9 bits (|s| > 256) the result saturates whatever the
-            # zero point: 127, or the low bound. Inside, y = s + zp in 10.
+            # Stage 2: x is loaded, then shifted right in place one bit a
+            # cycle, ``shift`` times (RoundingDivideByPOT without a barrel
+            # shifter: at one output row per K cycles there is time).
+            # ``r`` is the last bit shifted out (bit shift-1 of x), ``s``
+            # the OR of those before it: the remainder exceeds half + sign
+            # iff r and (x >= 0 or s).
+            x = Signal(signed(33), name=f"e2_x_c{c}")
+            cnt = Signal(5, name=f"e2_cnt_c{c}")
+            r, s = Signal(name=f"e2_r_c{c}"), Signal(name=f"e2_s_c{c}")
+            with m.If(load):
+                m.d.sync += [r.eq(0), s.eq(0)]
+                if self.raw:   # RAW: x = v, no shift
+                    m.d.sync += [x.eq(Mux(raw1, v, u[31:64].as_signed())), cnt.eq(Mux(raw1, 0, sh1))]
+                else:
+                    m.d.sync += [x.eq(u[31:64].as_signed()), cnt.eq(sh1)]
+            with m.Elif(cnt != 0):
+                m.d.sync += [x.eq(x >> 1), cnt.eq(cnt - 1), r.eq(x[0]), s.eq(s | r)]
+            done.append(cnt == 0)
+
+            # Result, combinational from stage 2 (steady while o waits).
+            # Outside 9 bits (|x >> shift| > 256) the result saturates
+            # whatever the zero point: 127, or the low bound. Inside,
+            # y = (x >> shift) + round + zp in 10 bits.
+            sign = x[-1]
+            # x[8:] all equal (x >> shift in 9 bits): chunks of 4 bits that
+            # share their end bits, one LUT each, not two 25-bit compares.
+            top = x[8:]
+            fits = Cat(*((top[i:i + 4] == 0) | (top[i:i + 4] == 2 ** len(top[i:i + 4]) - 1)
+                         for i in range(0, len(top) - 1, 3))).all()
+            up = r & (~sign | s)
             y = Signal(signed(10), name=f"r_y_c{c}")
-            m.d.comb += y.eq(s9 + zp2)
-            # y > 127 and y < -128 are bit tests, not compares (carry chains).
+            m.d.comb += y.eq(x[:9].as_signed() + up + zp2)
+            # y > 127 and y < -128 are bit tests, not compares (carry chains),
+            # and so is y < zp (relu): y - zp = x9 + up with x9 = x[:9] is
+            # below zero only if x9 is, and x9 < 0 gives y <= zp, which
+            # clamps to the same zp when equal: the sign of x9 is enough.
             over = ~y[9] & (y[7] | y[8])
-            under = Mux(relu2, y < zp2, y[9] & ~(y[7] & y[8]))
+            under = Mux(relu2, x[8], y[9] & ~(y[7] & y[8]))
             lo = Mux(relu2, zp2, -128)
-            clamped = Mux(fits, Mux(under, lo, Mux(over, 127, y)), Mux(t[-1], lo, 127))
+            clamped = Mux(fits, Mux(under, lo, Mux(over, 127, y)), Mux(sign, lo, 127))
             if self.raw:
-                v2 = reg(f"e2_vraw_c{c}", reg(f"e1_vraw_c{c}", v_next, signed(32)), signed(32))
-                m.d.comb += self.result[c].eq(Mux(raw2, v2, clamped))
+                m.d.comb += self.result[c].eq(Mux(raw2, x[:32].as_signed(), clamped))
             else:
                 m.d.comb += self.result[c].eq(clamped)
+        m.d.comb += self.o_valid.eq(full & Cat(*done).all())
         return m
-
-    @staticmethod
-    def _nudge(sh, one_hot):
-        """RoundingDivideByPOT's nudge for the shift ``sh`` (5 bits): bit
-        ``j - 1`` (j = 1 .. 31) is ``sh == j`` when ``one_hot``, else
-        ``sh > j``; all zero for ``sh = 0``. Plain logic, decoded from the
-        shift's high 2 and low 3 bits, so no compare becomes a carry chain."""
-        def gt(v, k):
-            """``v > k`` for a constant ``k``, as logic."""
-            terms = []
-            for p in range(len(v)):
-                if not (k >> p) & 1:
-                    higher = [v[q] if (k >> q) & 1 else ~v[q] for q in range(p + 1, len(v))]
-                    terms.append(Cat(v[p], *higher).all())
-            return Cat(*terms).any() if terms else Const(0, 1)
-        lo, hi = sh[:3], sh[3:]
-        sel_lo = [Mux(one_hot, lo == k, gt(lo, k)) for k in range(8)]
-        hi_gt = [~one_hot & gt(hi, k) for k in range(4)]
-        return Cat(*(((hi == j >> 3) & sel_lo[j & 7]) | hi_gt[j >> 3] for j in range(1, 32)))
-
-    @staticmethod
-    def _shift_narrow(m, t, sh, k, name):
-        """``(s, fits)``: ``s`` the low ``k`` bits of ``t >> sh`` (signed),
-        and whether that is all of it. A barrel shifter that keeps at each
-        of its five steps only the bits that can still reach the low ``k``
-        (k + 15, k + 7, ... wide instead of ``len(t)``); every bit it drops
-        is checked against the sign instead (a dropped bit that differs
-        from it means ``t >> sh`` needs more than ``k`` bits)."""
-        sign = t[-1]
-        vec = [t[i] for i in range(len(t))]
-        bad = Const(0, 1)
-        for j in reversed(range(len(sh))):
-            d, b = 1 << j, sh[j]
-            width = k + d - 1           # what the remaining steps can shift into 0 .. k-1
-
-            def at(i):
-                return vec[i] if i < len(vec) else sign
-            new = [Signal(name=f"{name}_d{j}_{i}") for i in range(width)]
-            m.d.comb += [bit.eq(Mux(b, at(i + d), at(i))) for i, bit in enumerate(new)]
-            # Bits above the new window, shifted or not, end above bit k-1.
-            dropped_s = [vec[i] ^ sign for i in range(width + d, len(vec))]
-            dropped_k = [vec[i] ^ sign for i in range(width, len(vec))]
-            bad = bad | Mux(b, Cat(*dropped_s).any() if dropped_s else 0,
-                            Cat(*dropped_k).any() if dropped_k else 0)
-            vec = new
-        s = Signal(signed(k), name=name)
-        fits = Signal(name=f"{name}_fits")
-        m.d.comb += [s.eq(Cat(*vec)), fits.eq(~bad & (vec[-1] == sign))]
-        return s, fits
 
     def _products(self, m, s1s):
         """Stage 2's partial products of every column: ``(lo, lh, hl)`` with
