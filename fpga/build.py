@@ -60,10 +60,13 @@ CELLS = {
 #: die, where router2's overuse went flat at about 5,300 wires, while the
 #: static placer's spread placement came to about 1,000 by iteration 15 (a
 #: low of 203 at iteration 45; it has not converged either) and a better
-#: estimate after placement (39.8 MHz against 34.7).
+#: estimate after placement (39.8 MHz against 34.7). router2's alternate
+#: weights: with its default ones the ulx3s build's overuse fell to 229
+#: wires by iteration 30 and then rose past 1,600; with these it came down
+#: slowly (about 500 at iteration 250, 124 at 610) and routed, at 43.7 MHz.
 NEXTPNR_OPTS = {
     "ice40": [],
-    "ecp5": ["--router", "router2", "--placer", "static"],
+    "ecp5": ["--router", "router2", "--placer", "static", "--router2-alt-weights"],
 }
 
 SYNTH_OPTS = {
