@@ -61,13 +61,22 @@ class BoardTop(wiring.Component):
         wiring.connect(m, uart.o_word, chip.i_host)
         wiring.connect(m, chip.o_host, uart.i_word)
 
-        # A free-running counter whose top bit is the LED: it toggles every
-        # 2**n cycles, the power of two nearest half a second (0.47 s at
-        # 18 MHz, 0.67 s at 50 MHz); no compare, no reload, no LED register.
+        # The LED is bit n of a free-running count of cycles: it toggles
+        # every 2**n cycles, the power of two nearest half a second (0.47 s
+        # at 18 MHz, 0.67 s at 50 MHz); no compare, no reload, no LED
+        # register. The count's low bits are the chip's CYCLES counter (no
+        # second counter beside it); where that is narrower, a few more bits
+        # count its wraps (its top bit falling).
         n = max(round(math.log2(max(self.clk_hz, 2) / 2)), 1)
-        beat = Signal(n + 1)
-        m.d.sync += beat.eq(beat + 1)
-        m.d.comb += self.led_heartbeat.eq(beat[-1])
+        cycles = chip.cycles
+        if n < len(cycles):
+            m.d.comb += self.led_heartbeat.eq(cycles[n])
+        else:
+            top, wraps = Signal(), Signal(n + 1 - len(cycles))
+            m.d.sync += top.eq(cycles[-1])
+            with m.If(top & ~cycles[-1]):
+                m.d.sync += wraps.eq(wraps + 1)
+            m.d.comb += self.led_heartbeat.eq(wraps[-1])
         # Which counters are non-zero is registered first: the mesh's error
         # count is a sum over every router, too long a path to compare and
         # act on in the same cycle on the ECP5. The LED lights a cycle later.

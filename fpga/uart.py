@@ -197,16 +197,19 @@ class HostUart(wiring.Component):
                 m.d.sync += idle.eq(idle + 1)
 
         # ---- the FIFO -> the word register -> o_word -----------------------------
-        word = Signal(8 * B)
+        # The word's last byte is the read port's data itself: no read is
+        # issued while the word is on offer, so the port holds it.
+        word = Signal(8 * (B - 1))
         asked = Signal(range(B + 1))   # bytes of the oldest word read so far
         arriving = Signal()            # the byte read last cycle is on rd.data
         m.d.comb += [rd.addr.eq(Cat(asked[:bb], r_ptr[:k])), rd.en.eq((w_ptr != r_ptr) & (asked != B)),
-                     self.o_word.valid.eq((asked == B) & ~arriving), self.o_word.payload.eq(word[:self.fw])]
+                     self.o_word.valid.eq((asked == B) & ~arriving),
+                     self.o_word.payload.eq(Cat(word, rd.data)[:self.fw])]
         m.d.sync += arriving.eq(rd.en)
         with m.If(rd.en):
             m.d.sync += asked.eq(asked + 1)
-        with m.If(arriving):
-            m.d.sync += word.eq(Cat(word[8:], rd.data))
+        with m.If(arriving & (asked != B)):      # (the last byte stays on rd.data)
+            m.d.sync += word.eq(Cat(word[8:], rd.data)[:len(word)])
         with m.If(self.o_word.valid & self.o_word.ready):
             m.d.sync += [asked.eq(0), r_ptr.eq(r_ptr + 1)]
 

@@ -361,3 +361,32 @@ def test_router_flit_registers_pass_a_flit_per_cycle_between_routers():
     # W: one per cycle, except while E stalls (the register is full then).
     assert took_w[:6] == [1] * 6 and took_w[6:8] == [0, 0] and sum(took_w) == len(west)
     assert took_l[:8] == [1, 0] * 4
+
+
+def test_router_without_local_self_turn():
+    """``local_self=False`` (the host bridge's node): no turn L -> L; a head
+    from the local input for another node still leaves by its XY output, one
+    addressed to this node is dropped and counted (no validator), never
+    offered."""
+    from rtl.callosum.router import legal_turns
+    cfg = CallosumConfig(width=3, height=1, flit_width=32, fifo_depth=0, local_check=False)
+    assert legal_turns(cfg, 0, 0, local_self=False) == {net.Port.L: {net.Port.E}, net.Port.E: {net.Port.L}}
+    for dst, expect_out, expect_drop in (((2, 0), [int(net.Port.E)], 0), ((0, 0), [], 1)):
+        dut = Router(cfg, 0, 0, local_self=False)
+        seen, drops = [], []
+
+        async def bench(ctx):
+            i = dut.inputs()[net.Port.L]
+            ctx.set(i.valid, 1)
+            ctx.set(i.payload, flit_value(net.SINGLE, net.pack_head(dst[0], dst[1], 0, 0, 0, 0, 0)))
+            for o in dut.outputs():
+                ctx.set(o.ready, 1)
+            await ctx.tick()
+            ctx.set(i.valid, 0)
+            for _ in range(3):
+                seen.extend(p for p, o in enumerate(dut.outputs()) if ctx.get(o.valid))
+                drops.append(ctx.get(dut.drops))
+                await ctx.tick()
+
+        simulate(dut, bench)
+        assert seen == expect_out and sum(drops) == expect_drop, (dst, seen, drops)

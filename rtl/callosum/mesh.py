@@ -14,10 +14,14 @@ class Mesh(wiring.Component):
     and ``errors``, the packets and stray flits every router has dropped
     (one counter for the mesh, saturating at 0xFFFF: not a counter per
     router and their sum); ``drops``, the packets dropped this cycle (for
-    in-flight counts)."""
+    in-flight counts).
 
-    def __init__(self, cfg):
+    ``no_self``: nodes whose local sender never addresses its own node (the
+    chip's host bridge): their routers leave out the turn L -> L."""
+
+    def __init__(self, cfg, no_self=()):
         self.cfg = cfg
+        self.no_self = {tuple(n) for n in no_self}
         lay = link_layout(cfg.flit_width)
         members = {"errors": Out(16), "drops": Out(8)}
         for y in range(cfg.height):
@@ -38,7 +42,7 @@ class Mesh(wiring.Component):
         routers = {}
         for y in range(cfg.height):
             for x in range(cfg.width):
-                r = routers[x, y] = Router(cfg, x, y)
+                r = routers[x, y] = Router(cfg, x, y, local_self=(x, y) not in self.no_self)
                 m.submodules[f"router_{x}_{y}"] = r
                 wiring.connect(m, wiring.flipped(self.local_in(x, y)), r.i_l)
                 wiring.connect(m, r.o_l, wiring.flipped(self.local_out(x, y)))

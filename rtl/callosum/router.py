@@ -63,15 +63,27 @@ def present_ports(cfg, x, y):
     return ports
 
 
-def legal_turns(cfg, x, y):
-    """{input: outputs} of router (x, y): XY-legal turns between present ports."""
+def legal_turns(cfg, x, y, local_self=True):
+    """{input: outputs} of router (x, y): XY-legal turns between present ports.
+    ``local_self=False`` leaves out the local input's turn back to the local
+    output (a node whose sender never addresses its own node)."""
     present = present_ports(cfg, x, y)
-    return {p: XY_TURNS[p] & present for p in PORTS if p in present}
+    turns = {p: XY_TURNS[p] & present for p in PORTS if p in present}
+    if not local_self and len(turns[Port.L]) > 1:
+        turns[Port.L] = turns[Port.L] - {Port.L}
+    return turns
 
 
 class Router(wiring.Component):
-    def __init__(self, cfg, x, y):
+    """``local_self=False``: the local input never carries a packet for this
+    node (the chip's host bridge answers those itself), so the turn L -> L
+    is not built; a head addressed here on the local input then leaves by
+    the local input's last legal output (without a validator it is dropped
+    and counted, as a destination off the mesh is)."""
+
+    def __init__(self, cfg, x, y, local_self=True):
         self.cfg, self.x, self.y = cfg, x, y
+        self.local_self = local_self
         lay = link_layout(cfg.flit_width)
         # errors: this router's saturating count of dropped packets and
         # stray flits; error_events: those of this cycle (the mesh keeps one
@@ -104,7 +116,7 @@ class Router(wiring.Component):
         m.d.comb += self.errors.eq(Mux(total > 0xFFFF, 0xFFFF, total))
 
         bad_drops = Signal()     # local heads off the mesh dropped (no validator)
-        turns = legal_turns(cfg, self.x, self.y)
+        turns = legal_turns(cfg, self.x, self.y, self.local_self)
         ins = [p for p in PORTS if p in turns]
         heads, tails, valids, want, r_ens, datas = {}, {}, {}, {}, {}, {}
         for p in ins:
@@ -139,12 +151,15 @@ class Router(wiring.Component):
             # XY routing over this input's legal turns: directions off the
             # mesh edge are left out (the validator admits only destinations
             # inside the mesh), and so are the turns XY routing never makes.
-            route = Signal(range(n), name=f"route_{p.name.lower()}", init=Port.L)
             rules = []
             for cond, port in ((head.dst_x > self.x, Port.E), (head.dst_x < self.x, Port.W),
                                (head.dst_y > self.y, Port.S), (head.dst_y < self.y, Port.N)):
                 if port in turns[p]:
                     rules.append((cond, port))
+            # Where L is not an output of this input (local_self off), the
+            # last rule is the default instead.
+            default = Port.L if Port.L in turns[p] else rules.pop()[1]
+            route = Signal(range(n), name=f"route_{p.name.lower()}", init=default)
             for cond, port in reversed(rules):   # the first rule wins
                 with m.If(cond):
                     m.d.comb += route.eq(port)
@@ -171,6 +186,8 @@ class Router(wiring.Component):
                 # a head is dropped and counted, the rest of its packet
                 # discarded up to its tail (or the next head).
                 dst_ok = (head.dst_x < cfg.width) & (head.dst_y < cfg.height)
+                if Port.L not in turns[p]:
+                    dst_ok = dst_ok & ((head.dst_x != self.x) | (head.dst_y != self.y))
                 discard = Signal(name="discard_l")
                 bad_head = valid & is_head & ~in_pkt & ~dst_ok
                 m.d.comb += bad_drops.eq(bad_head)
@@ -212,6 +229,18 @@ class Router(wiring.Component):
             srcs = [i for i in ins if o in turns[i]]
             if not srcs:
                 continue          # off the mesh: never valid
+            if len(srcs) == 1:
+                # One input can use this output: nothing to arbitrate. Its
+                # packets come one after another, and a flit offered holds
+                # (with its target) until taken, so the output is that
+                # input, valid while its flit is for here; the same
+                # transfers, cycle for cycle, as the arbiter below would
+                # make with one requester.
+                i = srcs[0]
+                m.d.comb += [out.payload.eq(datas[i]),
+                             out.valid.eq(valids[i] if turns[i] == {o} else valids[i] & (want[i][0] == o))]
+                granted_by[i].append(out.valid & out.ready)
+                continue
             # Per-output copies with only the inputs that may use it.
             v_o = Signal(n, name=f"v_{name}")
             h_o = Signal(n, name=f"h_{name}")

@@ -89,6 +89,7 @@ class HostBridge(wiring.Component):
             "errors": Out(16),         # refused host packets
             "steps": Out(32),
             "running": Out(1),
+            "cycles": Out(cfg.chip.counter_bits),   # the CYCLES counter (a board's heartbeat)
         })
 
     def elaborate(self, platform):
@@ -156,18 +157,23 @@ class HostBridge(wiring.Component):
         err_inc = Signal()             # one refused packet or unknown register read this cycle
         with m.If(err_inc & ~errors.all()):
             m.d.sync += errors.eq(errors + 1)
-        steps, cycles = Signal(32), Signal(32)
+        # Statistics counters are chip.counter_bits wide (they wrap; each
+        # bit is a logic cell and a read-mux input on the iCE40) and read
+        # zero-extended.
+        cb = cfg.chip.counter_bits
+        steps, cycles = Signal(cb), Signal(cb)
         run_left = Signal(16)
         finishing = Signal()
         done_pending = Signal()        # a run ends once its RUN_DONE has left
         quiet = Signal()
         markers = Signal()
-        m.d.comb += [self.errors.eq(errors), self.steps.eq(steps), self.running.eq((run_left != 0) | finishing | done_pending)]
-        flits = Signal(32)
+        m.d.comb += [self.errors.eq(errors), self.steps.eq(steps), self.cycles.eq(cycles),
+                     self.running.eq((run_left != 0) | finishing | done_pending)]
+        flits = Signal(cb)
         m.d.sync += [cycles.eq(cycles + 1), flits.eq(flits + self.flits_injected)]
         busy_counts = []
         for i in range(cc.nodes):
-            c = Signal(32, name=f"busy_cycles_{i}")
+            c = Signal(cb, name=f"busy_cycles_{i}")
             with m.If(self.tile_busy[i]):
                 m.d.sync += c.eq(c + 1)
             busy_counts.append(c)

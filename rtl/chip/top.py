@@ -12,8 +12,9 @@ only when that count is zero and every tile is idle.
 
 Ports: ``i_host`` / ``o_host`` (the host port, words of ``flit_width``
 bits), and for observation ``tick``, ``running``, ``busy`` (per node),
-``errors`` (refused host packets) and ``net_errors`` (packets dropped by the
-mesh: always 0 unless a tile misbehaves).
+``errors`` (refused host packets), ``net_errors`` (packets dropped by the
+mesh: always 0 unless a tile misbehaves) and ``cycles`` (the bridge's
+free-running CYCLES counter, ``chip.counter_bits`` wide).
 """
 
 from amaranth.hdl import Module, Signal
@@ -42,6 +43,7 @@ class Chip(wiring.Component):
             "busy": Out(cfg.callosum.nodes),
             "errors": Out(16),
             "net_errors": Out(16),
+            "cycles": Out(cfg.chip.counter_bits),
         })
 
     def elaborate(self, platform):
@@ -52,7 +54,9 @@ class Chip(wiring.Component):
         cfg = self.cfg
         cc = cfg.callosum
         W = cc.width
-        m.submodules.mesh = mesh = Mesh(cc)
+        # The bridge answers packets for its own node itself (host-node
+        # registers) and never sends one into the mesh: no turn L -> L there.
+        m.submodules.mesh = mesh = Mesh(cc, no_self=[cfg.chip.host])
         m.submodules.bridge = bridge = HostBridge(cfg)
         # The host port's words pass register slices both ways: the bridge's
         # packet checks see registered words, and what drives o_host comes
@@ -67,7 +71,7 @@ class Chip(wiring.Component):
         wiring.connect(m, bridge.o_host, htx.i)
         wiring.connect(m, htx.o, wiring.flipped(self.o_host))
         m.d.comb += [self.tick.eq(bridge.tick), self.running.eq(bridge.running), self.errors.eq(bridge.errors),
-                     self.net_errors.eq(mesh.errors)]
+                     self.net_errors.eq(mesh.errors), self.cycles.eq(bridge.cycles)]
 
         # Each tile meets its router through a register slice each way, so no
         # combinational path runs router -> tile port -> router (arbitration,

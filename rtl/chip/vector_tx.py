@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from sw_model.chip_map import ACT_LAST, MAX_WORDS
 
-from ..callosum.layouts import PacketType
+from ..callosum.layouts import HEADER_BITS, PacketType
 from ..callosum.ni import tx_layout, tx_word
 from ..memattrs import no_collision
 
@@ -90,7 +90,16 @@ class VectorSender(wiring.Component):
 
         # The head's length is the packet's word count, nwords while it is
         # sent (only the head's length counts: the words carry it as well).
+        # A beat's data is the word read whatever the phase, but for the
+        # head payload's bits (the low flit_width - 19) on the head: the
+        # network interface looks at no other bit of a head, and a payload
+        # means something only with its valid, so the other bits need no
+        # gate each.
         tx_data = Signal(32)
+        head_phase = sending & ~head_sent
+        hp = min(max(self.flit_width - HEADER_BITS, 0), 32)
+        word = Cat(low, rp.data)
+        m.d.comb += tx_data.eq(Cat(Mux(head_phase, Mux(final, ACT_LAST, 0), word)[:hp], word[hp:]))
         m.d.comb += [self.o_tx.payload.eq(tx_word(self.flit_width, self.dst_x, self.dst_y, PacketType.ACTIVATION,
                                                   nwords, tx_data)),
                      rp.addr.eq(Cat(phase == 1, rd_word)), rp.en.eq(rd_en)]
@@ -101,12 +110,12 @@ class VectorSender(wiring.Component):
         with m.If(phase == 1):
             m.d.comb += rd_en.eq(1)
             m.d.sync += [low.eq(rp.data), rd_word.eq(rd_word + 1), phase.eq(2)]
-        with m.If(sending & ~head_sent):
-            m.d.comb += [self.o_tx.valid.eq(1), tx_data.eq(Mux(final, ACT_LAST, 0))]
+        with m.If(head_phase):
+            m.d.comb += self.o_tx.valid.eq(1)
             with m.If(self.o_tx.ready):
                 m.d.sync += head_sent.eq(1)
         with m.Elif(phase == 2):
-            m.d.comb += [self.o_tx.valid.eq(1), tx_data.eq(Cat(low, rp.data))]
+            m.d.comb += self.o_tx.valid.eq(1)
             with m.If(self.o_tx.ready):
                 with m.If(rd_word == nwords):      # (rd_word counts the words read)
                     m.d.sync += [sending.eq(0), nwords.eq(0), rd_word.eq(0), phase.eq(0)]
