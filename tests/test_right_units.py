@@ -36,13 +36,43 @@ def lif_cases(rng, n):
     return u, v, acc, ref, p
 
 
+def threshold_cases(rng):
+    """States whose v' lands on vth * 64 - 1, vth * 64 and vth * 64 + 1
+    (u = 0, no input, no decay of v, no bias: e = v), and on the clamp
+    limits (v at its extremes, with bias pushing past them)."""
+    vth = np.array([0, 1, 2, 63, 64, 1000, (1 << 17) - 2, (1 << 17) - 1] + list(rng.integers(0, 1 << 17, 16)))
+    v = np.concatenate([np.clip(vth * 64 + k, -(1 << 23) + 1, (1 << 23) - 1) for k in (-1, 0, 1)])
+    vth = np.tile(vth, 3)
+    n = len(v)
+    u, acc, ref = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    p = {"du": np.full(n, 4095), "dv": np.zeros(n, dtype=np.int64), "vth": vth,
+         "bias_mant": np.zeros(n, dtype=np.int64), "bias_exp": np.zeros(n, dtype=np.int64),
+         "refractory": rng.integers(0, 16, n)}
+    # Clamp edges: v at +-(2**23 - 1) with a bias of -1, 0, +1 (and one large).
+    lim = (1 << 23) - 1
+    v2 = np.array([lim, lim, lim, -lim, -lim, -lim, lim, -lim])
+    b2 = np.array([-1, 0, 1, -1, 0, 1, 4095, -4096])
+    e2 = np.array([0, 0, 0, 0, 0, 0, 7, 7])
+    m = len(v2)
+    p2 = {"du": np.full(m, 4095), "dv": np.zeros(m, dtype=np.int64), "vth": np.full(m, (1 << 17) - 1),
+          "bias_mant": b2, "bias_exp": e2, "refractory": np.zeros(m, dtype=np.int64)}
+    cat = lambda a, b: np.concatenate([a, b])   # noqa: E731
+    return (cat(u, np.zeros(m, dtype=np.int64)), cat(v, v2), cat(acc, np.zeros(m, dtype=np.int64)),
+            cat(ref, np.zeros(m, dtype=np.int64)), {k: cat(p[k], p2[k]) for k in p})
+
+
+@pytest.mark.parametrize("late_sign", [False, True])     # True: the iCE40's form
+@pytest.mark.parametrize("cases", ["random", "threshold"])
 @pytest.mark.parametrize("gated", [True, False])
-def test_lif_lane_matches_golden(gated):
+def test_lif_lane_matches_golden(gated, cases, late_sign):
     rng = np.random.default_rng(21)
-    n = 400
-    u, v, acc, ref, p = lif_cases(rng, n)
+    if cases == "random":
+        u, v, acc, ref, p = lif_cases(rng, 400)
+    else:
+        u, v, acc, ref, p = threshold_cases(rng)
+    n = len(u)
     lay = RightLayouts(RightConfig())
-    dut = LifLane(lay, gated=gated)
+    dut = LifLane(lay, gated=gated, late_sign=late_sign)
     got = []
 
     async def bench(ctx):
@@ -138,3 +168,42 @@ def test_right_config_validation():
                      ({"synapse_rows": 0}, "right.synapse_rows = 0: out of range, allowed 1..65536")):
         with pytest.raises(ConfigError, match=msg):
             HemiConfig.from_dict({"right": bad})
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5, 8, 9, 16, 17, 32, 65])
+def test_lean_fifo_matches_sync_fifo_buffered(depth):
+    """LeanFIFO against Amaranth's SyncFIFOBuffered, side by side on the same
+    random pushes and pops (bursts, idle, the reader holding r_en while
+    empty): every port equal in every cycle."""
+    import random
+
+    from amaranth.hdl import Module
+    from amaranth.lib.fifo import SyncFIFOBuffered
+
+    from rtl.right.fifo import LeanFIFO
+
+    width = 7
+    m = Module()
+    m.submodules.ref = ref = SyncFIFOBuffered(width=width, depth=depth)
+    m.submodules.lean = lean = LeanFIFO(width=width, depth=depth)
+    rng = random.Random(depth)
+
+    async def bench(ctx):
+        mode = 0
+        for cycle in range(3000):
+            if cycle % 150 == 0:
+                mode = rng.randrange(4)       # 0 balanced, 1 fill, 2 drain, 3 idle-heavy
+            p_w, p_r = ((0.5, 0.5), (0.9, 0.2), (0.2, 0.9), (0.1, 0.1))[mode]
+            w_en, r_en, w_data = rng.random() < p_w, rng.random() < p_r, rng.randrange(1 << width)
+            for f in (ref, lean):
+                ctx.set(f.w_en, w_en)
+                ctx.set(f.r_en, r_en)
+                ctx.set(f.w_data, w_data)
+            got = [ctx.get(lean.w_rdy), ctx.get(lean.r_rdy), ctx.get(lean.level)]
+            assert got == [ctx.get(ref.w_rdy), ctx.get(ref.r_rdy), ctx.get(ref.level)], f"cycle {cycle}"
+            assert ctx.get(lean.nonempty) == (ctx.get(ref.level) != 0)
+            if ctx.get(ref.r_rdy):
+                assert ctx.get(lean.r_data) == ctx.get(ref.r_data), f"cycle {cycle}"
+            await ctx.tick()
+
+    simulate(m, bench)

@@ -21,6 +21,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..right import cmp
 from ._check import check_size
 
 
@@ -46,53 +47,70 @@ class SpikeCounter(wiring.Component):
         steps = Signal(8)
         emitting = Signal()
         clearing = Signal(init=1)         # after a reset: zero every count first
-        clr_idx = Signal(range(N + 1))
-        idx = Signal(range(N + 1))        # emit/clear position (next to read)
-        e_valid = Signal()                # rp.data holds element e_idx
-        e_idx = Signal(range(N + 1))
+        idx = Signal(range(N + 1))        # emit/clear position (next to read / to zero)
+        e_valid = Signal()                # rp.data holds element w_idx
+        # The write-back address, one register for both uses (they never
+        # overlap: a count is written back the cycle after its spike, which
+        # is never the first cycle of a vector, as a done beat counts
+        # nothing): the counted neuron (c_idx) outside a vector, the element
+        # on offer (e_idx) while one is sent.
+        w_idx = Signal(range(N + 1))
 
         # Elements of the vector: ``size``, clamped to the memory.
         size = Signal(range(N + 1))
-        m.d.comb += size.eq(Mux((self.size == 0) | (self.size > N), N, self.size))
+        m.d.comb += size.eq(Mux((self.size == 0) | cmp.gt(self.size, N), N, self.size))
 
         spike = self.i_spike.payload
         m.d.comb += self.i_spike.ready.eq(~emitting & ~clearing)
         take = self.i_spike.valid & self.i_spike.ready
-        count_it = take & ~spike.done & (spike.neuron < size)
+        # (The id's bits above the memory's are compared apart: the carry chain
+        # is only as long as ``size``.)
+        nb = len(size)
+        count_it = take & ~spike.done & ~spike.neuron[nb:].any() & (spike.neuron[:nb] < size)
 
         # Counting: read the neuron's count now, write count + 1 next cycle.
         c_valid = Signal()
-        c_idx = Signal(range(N + 1))
-        m.d.sync += [c_valid.eq(count_it), c_idx.eq(spike.neuron)]
+        m.d.sync += c_valid.eq(count_it)
+        with m.If(~emitting):
+            m.d.sync += w_idx.eq(spike.neuron)
 
         # Emitting: read element idx, offer it the next cycle, clear it as it goes.
         out_taken = self.o_vec.valid & self.o_vec.ready
         advance = ~e_valid | out_taken
-        issue = emitting & (idx < size) & advance
+        more = idx < size
+        issue = emitting & more & advance
         with m.If(emitting):
             m.d.comb += [rp.addr.eq(idx), rp.en.eq(issue)]
         with m.Else():
             m.d.comb += [rp.addr.eq(spike.neuron), rp.en.eq(count_it)]
         with m.If(advance):
-            m.d.sync += [e_valid.eq(issue), e_idx.eq(idx)]
+            m.d.sync += e_valid.eq(issue)
+            with m.If(emitting):
+                m.d.sync += w_idx.eq(idx)
             with m.If(issue):
                 m.d.sync += idx.eq(idx + 1)
 
+        # Zeroing after reset walks idx (no vector is sent meanwhile, and the
+        # first one sets idx to 0).
         with m.If(clearing):
-            m.d.comb += [wp.addr.eq(clr_idx), wp.en.eq(1), wp.data.eq(0)]
-            m.d.sync += clr_idx.eq(clr_idx + 1)
-            with m.If(clr_idx == N - 1):
+            m.d.comb += [wp.addr.eq(idx), wp.en.eq(1), wp.data.eq(0)]
+            m.d.sync += idx.eq(idx + 1)
+            with m.If(idx == N - 1):
                 m.d.sync += clearing.eq(0)
         with m.Elif(c_valid):
-            m.d.comb += [wp.addr.eq(c_idx), wp.en.eq(1),
+            m.d.comb += [wp.addr.eq(w_idx), wp.en.eq(1),
                          wp.data.eq(Mux(rp.data == 127, 127, rp.data + 1))]
         with m.Elif(out_taken):
-            m.d.comb += [wp.addr.eq(e_idx), wp.en.eq(1), wp.data.eq(0)]
+            m.d.comb += [wp.addr.eq(w_idx), wp.en.eq(1), wp.data.eq(0)]
 
         m.d.comb += [
             self.o_vec.valid.eq(e_valid),
             self.o_vec.payload.value.eq(rp.data),
-            self.o_vec.payload.last.eq(e_idx >= size - 1),   # ">=": a size cut mid-vector still ends it
+            # While e_valid, idx == w_idx + 1 (both move on the issue that sets
+            # e_valid), so ``w_idx >= size - 1`` is ``idx >= size``: the
+            # issue's compare, no subtraction. (">=": a size cut mid-vector
+            # still ends it.)
+            self.o_vec.payload.last.eq(~more),
         ]
 
         window = Mux(self.window == 0, 1, self.window)
@@ -101,7 +119,7 @@ class SpikeCounter(wiring.Component):
                 m.d.sync += [steps.eq(0), emitting.eq(1), idx.eq(0)]
             with m.Else():
                 m.d.sync += steps.eq(steps + 1)
-        with m.If(out_taken & (e_idx >= size - 1)):
+        with m.If(out_taken & ~more):
             m.d.sync += emitting.eq(0)
         # A done beat taken sets `emitting` on the same edge, so there is no
         # idle cycle between the last step of a window and its vector.

@@ -44,8 +44,8 @@ packet or change the core's state; each hand-over raises the receiver's
 flag on the same edge, so there is no idle-looking cycle in between.
 """
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -55,7 +55,9 @@ from ..bridges import RateEncoder, SpikeCounter
 from ..callosum.layouts import PacketType, link_layout
 from ..callosum.ni import tx_word
 from ..memattrs import no_collision
+from ..right import cmp
 from ..right.core import RightCore
+from ..right.fifo import LeanFIFO
 from ..right.layouts import InKind
 from .link_slice import link_slice
 from .tile_port import TilePort
@@ -67,6 +69,16 @@ CORE_SPAN = 1 << 24           # CORE block offsets that reach the core
 SPIKE_IN_DEPTH = 16
 
 ACCEPTS = ["CONFIG_WRITE", "WEIGHTS", "CONFIG_READ", "ACTIVATION", "SPIKE"]
+
+
+def _stat_inc(m, counter, cond):
+    # A statistics counter: 32 bits saturate, narrower ones
+    # (chip.counter_bits) wrap.
+    if len(counter) < 32:
+        with m.If(cond):
+            m.d.sync += counter.eq(counter + 1)
+    else:
+        _sat_inc(m, counter, cond)
 
 
 def _sat_inc(m, counter, cond):
@@ -108,14 +120,19 @@ class RightTile(wiring.Component):
 
         m.submodules.port = port = TilePort(self.cfg.callosum, self.x, self.y, ACCEPTS, senders=2,
                                             slices=self.cfg.chip.link_slices)
-        m.submodules.core = core = RightCore(rc)
+        m.submodules.core = core = RightCore(rc, self.cfg.chip.counter_bits)
         m.submodules.enc = enc = RateEncoder(rc.axons)
         m.submodules.counter = counter = SpikeCounter(N)
         m.submodules.vec = vec = VectorSender(self.cfg.callosum.flit_width)
-        m.submodules.spike_in = spike_in = fifo.SyncFIFOBuffered(width=16, depth=SPIKE_IN_DEPTH)
+        # Spikes in as the axon's bits below the core's axon count and one
+        # bit for any above: an axon past the core still reads as one (the
+        # core drops and counts it), with fewer bits to carry and multiplex.
+        axon_bits = (rc.axons - 1).bit_length()
+        m.submodules.spike_in = spike_in = LeanFIFO(width=axon_bits + 1, depth=SPIKE_IN_DEPTH)
         # Every neuron of one step fits (the +1 covers the output register's
-        # fill latency), so the core's output is never refused.
-        m.submodules.spike_buf = buf = fifo.SyncFIFOBuffered(width=id_bits, depth=N + 1)
+        # fill latency), so the core's output is never refused. (LeanFIFO:
+        # SyncFIFOBuffered's behaviour, fewer logic cells; both.)
+        m.submodules.spike_buf = buf = LeanFIFO(width=id_bits, depth=N + 1)
         # Neither table is read and written in one cycle (see the walker):
         # marked so (rtl.memattrs), for the FPGA flow.
         m.submodules.out_ptr = out_ptr = Memory(shape=OUT_PTR, depth=N, init=[],
@@ -139,8 +156,12 @@ class RightTile(wiring.Component):
         count_dest = Signal(6)
         count_n = Signal(16)
         tile_errors = Signal(16)      # refused bus accesses, table entries past OUT_DEST
-        spikes_sent = Signal(32)
-        spikes_received = Signal(32)
+        # Statistics counters, chip.counter_bits wide: narrower ones wrap
+        # (the host takes differences modulo their width), 32-bit ones
+        # saturate.
+        CB = self.cfg.chip.counter_bits
+        spikes_sent = Signal(CB)
+        spikes_received = Signal(CB)
         errors = Signal(17)
         m.d.comb += errors.eq(port.errors + tile_errors)
 
@@ -149,7 +170,7 @@ class RightTile(wiring.Component):
         req = bus.payload
         block = req.addr[BLOCK_SHIFT:]
         offset = req.addr[:BLOCK_SHIFT]
-        for_core = (block == RightBlock.CORE) & (offset < CORE_SPAN)
+        for_core = (block == RightBlock.CORE) & cmp.lt(offset, CORE_SPAN)
         rvalid = Signal()             # a local read's answer is on i_rdata
         core_rd = Signal()            # a core read's answer is awaited from o_cfg
         tbl_rd = Signal()             # a table read's data is on its read port
@@ -171,9 +192,9 @@ class RightTile(wiring.Component):
             m.d.sync += core_rd.eq(1)
 
         is_reg = block == RightBlock.TILE_REGS
-        is_ptr = (block == RightBlock.OUT_PTR) & (offset < N)
-        is_dest = (block == RightBlock.OUT_DEST) & (offset < E)
-        reg_mapped = is_reg & (offset <= max(RightReg))
+        is_ptr = (block == RightBlock.OUT_PTR) & cmp.lt(offset, N)
+        is_dest = (block == RightBlock.OUT_DEST) & cmp.lt(offset, E)
+        reg_mapped = is_reg & cmp.le(offset, max(RightReg))
         reg_writable = is_reg & ((offset == RightReg.WINDOW) | (offset == RightReg.COUNT_DEST)
                                  | (offset == RightReg.COUNT_N))
         mapped = reg_mapped | is_ptr | is_dest
@@ -232,9 +253,11 @@ class RightTile(wiring.Component):
 
         # ---- inputs: activation vector, spikes ---------------------------------
         wiring.connect(m, port.o_act, enc.i_vec)
-        m.d.comb += [spike_in.w_en.eq(port.o_spike.valid), spike_in.w_data.eq(port.o_spike.payload.axon),
+        axon = port.o_spike.payload.axon
+        m.d.comb += [spike_in.w_en.eq(port.o_spike.valid),
+                     spike_in.w_data.eq(Cat(axon[:axon_bits], axon[axon_bits:].any())),
                      port.o_spike.ready.eq(spike_in.w_rdy)]
-        _sat_inc(m, spikes_received, port.o_spike.valid & port.o_spike.ready)
+        _stat_inc(m, spikes_received, port.o_spike.valid & port.o_spike.ready)
 
         # ---- time steps ----------------------------------------------------------
         OPEN, STEP, ENC = range(3)
@@ -312,7 +335,7 @@ class RightTile(wiring.Component):
         d_entry = Signal(OUT_DEST)
         advance = (~d_valid | tx.ready) & ~bus_dest_rd & ~bus_dest_wr
         issue = (left != 0) & advance
-        in_table = cur < E
+        in_table = cmp.lt(cur, E)
         m.d.comb += [dest_rp.addr.eq(Mux(bus_dest_rd, offset, cur)), dest_rp.en.eq(advance | bus_dest_rd),
                      d_entry.eq(Mux(d_held, d_hold, dest_rp.data))]
         with m.If(advance):
@@ -345,7 +368,7 @@ class RightTile(wiring.Component):
             tx.payload.eq(tx_word(self.cfg.callosum.flit_width, d_entry.x, d_entry.y, PacketType.SPIKE, 0,
                                   d_entry.axon)),
         ]
-        _sat_inc(m, spikes_sent, tx.valid & tx.ready)
+        _stat_inc(m, spikes_sent, tx.valid & tx.ready)
         # Refused accesses and table entries past the end of OUT_DEST (skipped).
         err_inc = Signal(2)
         m.d.comb += err_inc.eq(refused + (issue & ~in_table))
@@ -355,7 +378,7 @@ class RightTile(wiring.Component):
 
         m.d.comb += self.busy.eq(
             port.busy | vec.busy | core.busy | counter.busy | (phase != OPEN)
-            | (spike_in.level != 0) | (buf.level != 0)
+            | spike_in.nonempty | buf.nonempty
             | p_valid | (left != 0) | d_valid
             | enc.o_event.valid | cin_slice.busy | rvalid | tbl_rd | core_rd)
         return m

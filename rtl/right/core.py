@@ -24,11 +24,13 @@ increasing order and then one ``done`` beat.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..memattrs import no_collision
+from . import cmp
+from .fifo import LeanFIFO
 from .layouts import ID_WORD, LANE_BITS, REGION_SHIFT, InKind, Reg, Region, RightLayouts
 from .neuron import ACC_SHAPE, V_SHAPE, LifLane, saturate
 
@@ -59,8 +61,12 @@ class RightCore(wiring.Component):
     ``steps``, ``busy``.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, counter_bits=32):
+        # counter_bits (chip.counter_bits): width of the statistics counters
+        # (steps, sops, integrate/update cycles); they wrap modulo
+        # 2**counter_bits and read zero-extended.
         self.cfg = cfg
+        self.counter_bits = counter_bits
         self.layouts = L = RightLayouts(cfg)
         super().__init__({
             "i_in": In(stream.Signature(L.inp)),
@@ -140,8 +146,9 @@ class RightCore(wiring.Component):
         # Groups the update walks: a layer smaller than the core skips the rest.
         upd_groups = Signal(range(G + 1), init=G)
         errors, cfg_errors = Signal(16), Signal(16)
-        steps, sops = Signal(32), Signal(32)
-        cyc_int, cyc_upd = Signal(32), Signal(32)
+        CB = self.counter_bits
+        steps, sops = Signal(CB), Signal(CB)
+        cyc_int, cyc_upd = Signal(CB), Signal(CB)
         m.d.comb += [self.errors.eq(errors), self.cfg_errors.eq(cfg_errors), self.steps.eq(steps)]
 
         # Phases: RUN takes events, ticks and config; UPDATE walks the
@@ -152,7 +159,8 @@ class RightCore(wiring.Component):
 
         # ---- integrate pipeline ---------------------------------------------
         p_valid = Signal()                 # pointer read data is waiting
-        rg_row = Signal(16)
+        # (Only the synapse memory's address bits: the row is never used wider.)
+        rg_row = Signal(range(SR))
         rg_left = Signal(17)
         # rg_left == 0 and rg_left <= 1, kept as registers: they gate the
         # event input's ready and the pointer read, so a 17-bit compare in
@@ -178,17 +186,17 @@ class RightCore(wiring.Component):
         # pipeline to drain; config requests pre-empt both.
         m.d.comb += self.i_in.ready.eq(run_ok & Mux(is_tick, pipe_empty, ~p_valid | take_p))
         take_in = self.i_in.valid & self.i_in.ready
-        in_range = inp.axon < A
+        in_range = cmp.lt(inp.axon, A)
         accept_event = take_in & ~is_tick & in_range
         _sat_counter(m, errors, take_in & ~is_tick & ~in_range)
 
         with m.If(take_p):
             rows = ptr_rp.data.rows
             m.d.sync += [rg_row.eq(ptr_rp.data.base), rg_left.eq(rows),
-                         rg_zero.eq(rows == 0), rg_le1.eq(rows <= 1)]
+                         rg_zero.eq(rows == 0), rg_le1.eq(cmp.le(rows, 1))]
         with m.Elif(~rg_zero):
             m.d.sync += [rg_row.eq(rg_row + 1), rg_left.eq(rg_left - 1),
-                         rg_zero.eq(rg_le1), rg_le1.eq(rg_left <= 2)]
+                         rg_zero.eq(rg_le1), rg_le1.eq(cmp.le(rg_left, 2))]
         with m.If(accept_event):
             m.d.sync += p_valid.eq(1)
         with m.Elif(take_p):
@@ -249,13 +257,14 @@ class RightCore(wiring.Component):
                 lane.acc.eq(acc_p[j][0].data), lane.p0.eq(p0_p[j][0].data), lane.p1.eq(p1_p[j][0].data),
             ]
             if gated:
-                m.d.comb += lane.active.eq((u1_group * NL + j) < cfg.neurons)
+                m.d.comb += lane.active.eq(cmp.lt(u1_group * NL + j, cfg.neurons))
         spike_mask = Cat(*(lane.spike for lane in lanes))
 
         # Spike masks of whole groups; every group of a step fits (the
         # buffered FIFO keeps depth-1 entries in memory plus its output
         # register), so the update never waits and nothing is dropped.
-        m.submodules.spikes = sfifo = fifo.SyncFIFOBuffered(width=GB + NL, depth=G + 1)
+        # (LeanFIFO: SyncFIFOBuffered's behaviour, fewer logic cells.)
+        m.submodules.spikes = sfifo = LeanFIFO(width=GB + NL, depth=G + 1)
         m.d.comb += [sfifo.w_data.eq(Cat(uw_group, spike_mask)),
                      sfifo.w_en.eq(uw_valid & spike_mask.any())]
 
@@ -276,11 +285,12 @@ class RightCore(wiring.Component):
         m.d.comb += self.i_cfg.ready.eq(cfg_ok)
         take_cfg = self.i_cfg.valid & self.i_cfg.ready
 
-        per_neuron = (index < G) & (lane_sel < NL)
-        mapped = Mux(region == Region.REGS, offset <= max(Reg),
-                 Mux(region == Region.PTR, offset < A,
-                 Mux(region == Region.SYN, (index < SR) & (lane_sel < NL),
-                 Mux((region >= Region.PARAM0) & (region <= Region.ACC), per_neuron, 0))))
+        per_neuron = cmp.lt(index, G) & cmp.lt(lane_sel, NL)
+        # (Against constants: logic, not carry chains; see cmp.)
+        mapped = Mux(region == Region.REGS, cmp.le(offset, max(Reg)),
+                 Mux(region == Region.PTR, cmp.lt(offset, A),
+                 Mux(region == Region.SYN, cmp.lt(index, SR) & cmp.lt(lane_sel, NL),
+                 Mux(cmp.ge(region, Region.PARAM0) & cmp.le(region, Region.ACC), per_neuron, 0))))
         writable_reg = (offset == Reg.WEXP) | (offset == Reg.GROUPS)
         bad = take_cfg & (~mapped | (is_write & (region == Region.REGS) & ~writable_reg))
         _sat_counter(m, cfg_errors, bad)
@@ -293,22 +303,23 @@ class RightCore(wiring.Component):
             m.d.sync += wexp.eq(req.data[:3])
         with m.If(cfg_wr & (region == Region.REGS) & (offset == Reg.GROUPS)):
             gb = (G + 1).bit_length()
-            m.d.sync += upd_groups.eq(Mux(req.data[gb:].any() | (req.data[:gb] > G), G, req.data))
+            m.d.sync += upd_groups.eq(Mux(req.data[gb:].any() | cmp.gt(req.data[:gb], G), G, req.data))
         reg_values = {
             Reg.ID: ID_WORD, Reg.WEXP: wexp, Reg.ERRORS: errors, Reg.CFG_ERRORS: cfg_errors,
             Reg.STEPS: steps, Reg.SOPS: sops, Reg.INTEGRATE_CYCLES: cyc_int,
             Reg.UPDATE_CYCLES: cyc_upd, Reg.SHAPE: cfg.neurons | (NL << 16), Reg.GROUPS: upd_groups,
         }
-        # Registers are selected by the low offset bits alone: a larger
-        # offset is unmapped (rd_region 0xF), and answered 0.
+        # Registers are selected by the low offset bits alone, and only as
+        # many as tell the mapped ones apart (0..9: 0xxx, 1xx0, 1xx1): a
+        # larger offset is unmapped (rd_region 0xF), and answered 0 whatever
+        # rd_reg holds.
+        assert max(Reg) == 9
         with m.If(cfg_rd):
             m.d.sync += [rd_pending.eq(1), rd_region.eq(Mux(mapped, region, 0xF)), rd_lane.eq(lane_sel)]
-            with m.Switch(offset[:max(Reg).bit_length()]):
+            with m.Switch(offset[:4]):
                 for k, val in reg_values.items():
-                    with m.Case(k):
+                    with m.Case(f"{k:04b}" if k < 8 else f"1--{k & 1}"):
                         m.d.sync += rd_reg.eq(val)
-                with m.Default():
-                    m.d.sync += rd_reg.eq(0)
 
         # Memory port muxing: update > integrate > config (phases never overlap).
         in_update = phase != RUN
@@ -385,42 +396,36 @@ class RightCore(wiring.Component):
             m.d.comb += syn_wp.en[j].eq(cfg_wr & (region == Region.SYN) & (lane_sel == j))
 
         # Read responses: one cycle after the request, from the addressed memory.
-        def lane_mux(port_list, signed_shape):
-            return lane_mux_of([Value.cast(rp.data) for rp, _ in port_list], signed_shape)
+        def lane_mux(port_list):
+            return lane_mux_of([Value.cast(rp.data) for rp, _ in port_list])
 
         # A mapped per-neuron or synapse read has rd_lane < NL: lane 0 is the
         # default of the chain (no gates at all with one lane).
-        def lane_mux_of(words, signed_shape):
-            words = [word.as_signed() if signed_shape else word for word in words]
+        def lane_mux_of(words):
             val = words[0]
             for j in range(1, len(words)):
                 val = Mux(rd_lane == j, words[j], val)
             return val
 
-        syn_lane = lane_mux_of([Cat(e.weight, e.group, Const(0, 23 - GB), e.valid) for e in syn_entries], False)
+        syn_lane = lane_mux_of([Cat(e.weight, e.group, Const(0, 23 - GB), e.valid) for e in syn_entries])
+        # The answer as an AND-OR of the sources (one decoded select each),
+        # the sign extensions apart: u, v and acc fill bits 24..31 from one
+        # shared sign bit, not each its own in every bit.
+        # (rd_region 0xF, unmapped: no select, the answer is 0.)
+        sel = {r: rd_region == r for r in Region}
+        u_w, v_w, acc_w = lane_mux_of(u_data), lane_mux(v_p), lane_mux(acc_p)
+        sources = [
+            (Region.REGS, rd_reg), (Region.PTR, Value.cast(ptr_rp.data)), (Region.SYN, syn_lane),
+            (Region.PARAM0, lane_mux(p0_p)), (Region.PARAM1, lane_mux(p1_p)),
+            (Region.U, u_w[:24]), (Region.V, v_w[:24]), (Region.REF, lane_mux_of(ref_data)),
+            (Region.ACC, acc_w[:24]),
+        ]
+        sign = (sel[Region.U] & u_w[24]) | (sel[Region.V] & v_w[23]) | (sel[Region.ACC] & acc_w[23])
+        answer = sign.replicate(8) << 24
+        for region_, word in sources:
+            answer = answer | (sel[region_].replicate(len(word)) & word)
         with m.If(rd_pending):
-            m.d.sync += [rd_pending.eq(0), resp_valid.eq(1)]
-            with m.Switch(rd_region):
-                with m.Case(Region.REGS):
-                    m.d.sync += resp_data.eq(rd_reg)
-                with m.Case(Region.PTR):
-                    m.d.sync += resp_data.eq(Value.cast(ptr_rp.data))
-                with m.Case(Region.SYN):
-                    m.d.sync += resp_data.eq(syn_lane)
-                with m.Case(Region.PARAM0):
-                    m.d.sync += resp_data.eq(lane_mux(p0_p, False))
-                with m.Case(Region.PARAM1):
-                    m.d.sync += resp_data.eq(lane_mux(p1_p, False))
-                with m.Case(Region.U):
-                    m.d.sync += resp_data.eq(lane_mux_of(u_data, True))
-                with m.Case(Region.V):
-                    m.d.sync += resp_data.eq(lane_mux(v_p, True))
-                with m.Case(Region.REF):
-                    m.d.sync += resp_data.eq(lane_mux_of(ref_data, False))
-                with m.Case(Region.ACC):
-                    m.d.sync += resp_data.eq(lane_mux(acc_p, True))
-                with m.Default():
-                    m.d.sync += resp_data.eq(0)
+            m.d.sync += [rd_pending.eq(0), resp_valid.eq(1), resp_data.eq(answer)]
         m.d.comb += [self.o_cfg.valid.eq(resp_valid), self.o_cfg.payload.eq(resp_data)]
         with m.If(self.o_cfg.valid & self.o_cfg.ready):
             m.d.sync += resp_valid.eq(0)
@@ -432,8 +437,10 @@ class RightCore(wiring.Component):
                 with m.If(tick):
                     m.d.sync += [phase.eq(Mux(upd_groups == 0, DRAIN, UPDATE)), ug.eq(0), uw_group.eq(0)]
             with m.Case(UPDATE):
-                m.d.sync += ug.eq(ug + 1)
-                with m.If(ug == upd_groups - 1):
+                ug_next = ug + 1
+                m.d.sync += ug.eq(ug_next)
+                # (The increment's sum compared, not a decrement of upd_groups.)
+                with m.If(ug_next == upd_groups):
                     m.d.sync += phase.eq(DRAIN)
             with m.Case(DRAIN):
                 pass   # left below, once write-back and emission are done
@@ -459,14 +466,14 @@ class RightCore(wiring.Component):
             m.d.sync += [cur_group.eq(sfifo.r_data[:GB]), cur_mask.eq(sfifo.r_data[GB:])]
         with m.Elif(emitting):
             m.d.sync += cur_mask.eq(cur_mask & (cur_mask - 1))
-        with m.If((phase == DRAIN) & ~upd_in_flight & ~have & (sfifo.level == 0)):
+        with m.If((phase == DRAIN) & ~upd_in_flight & ~have & ~sfifo.nonempty):
             m.d.sync += phase.eq(DONE)
 
         m.d.comb += [
             self.o_spike.valid.eq(have | (phase == DONE)),
             self.o_spike.payload.neuron.eq(Mux(have, neuron_id, 0)),
             self.o_spike.payload.done.eq(~have & (phase == DONE)),
-            self.busy.eq((phase != RUN) | ~pipe_empty | have | (sfifo.level != 0) | resp_valid | rd_pending
+            self.busy.eq((phase != RUN) | ~pipe_empty | have | sfifo.nonempty | resp_valid | rd_pending
                          | uref_pend),
         ]
         return m

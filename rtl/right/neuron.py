@@ -16,8 +16,8 @@ counter::
 Stages (one or two carry chains each, for a 50 MHz FPGA clock): 1 the two
 decay products, each as two halves that the multiplier blocks register
 themselves; 2 the products, their truncation, ``d`` and ``u'`` (``d``
-wrapped: bit selects and an OR), and ``trunc(v decay) + bias``; 3 ``e``,
-the clamp and the threshold, compared side by side.
+wrapped: bit selects and an OR; on the iCE40 the OR is in stage 3), and
+``trunc(v decay) + bias``; 3 ``e``, the clamp and the threshold.
 
 Few pipeline copies (on the iCE40 a flip-flop that only copies another
 costs a logic cell of its own; the UP5K's SB_MAC16 registers its product
@@ -39,14 +39,21 @@ state in one cycle, so a reset never leaves it half updated. It is not a
 plain copy: config writes of u and ref load it, see ``load``.)
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from . import cmp
 
 U_SHAPE = signed(25)    # u lies in (-2**23, 2**23]
 V_SHAPE = signed(24)    # v lies in [-(2**23 - 1), 2**23 - 1]
 ACC_SHAPE = signed(24)  # the step's saturating synaptic accumulator
 V_MAX = (1 << 23) - 1
+
+
+def _is_ice40(platform):
+    device = str(getattr(platform, "device", "") or "")
+    return device.startswith(("iCE40", "iCE5"))
 
 
 def trunc_parts(m, x, name):
@@ -84,8 +91,10 @@ class LifLane(wiring.Component):
     LATENCY = 3
     P1_DELAY = 1
 
-    def __init__(self, layouts, gated=True):
+    def __init__(self, layouts, gated=True, late_sign=None):
+        # late_sign: u's sign made in stage 3 (see there); None: on the iCE40.
         self.gated = gated
+        self.late_sign = late_sign
         ports = {
             "u": In(U_SHAPE), "v": In(V_SHAPE), "ref": In(4), "acc": In(ACC_SHAPE),
             "p0": In(layouts.param0), "p1": In(layouts.param1),
@@ -139,12 +148,16 @@ class LifLane(wiring.Component):
         if self.gated:
             m.d.sync += s1_ref[2].eq(self.active & ~held)
 
-        # Stage 2: the products; u' (d wrapped); the truncated v decay plus
+        # Stage 2: the products; d's low 24 bits; the truncated v decay plus
         # the bias (p1 arrives now; the rounding bits are the adders' carries
         # in); the threshold. The wrap: u' = d mod 2**24 in (-2**23, 2**23]
         # (one step of +-2**24 gets there, as |d| < 3 * 2**23), so its low 24
         # bits are d's, and it is negative iff those, taken unsigned, exceed
-        # 2**23: bit selects and an OR, no carry chain.
+        # 2**23: bit selects and an OR, no carry chain. On the iCE40 (slow
+        # clock, logic cells scarce) the OR, u's sign, is made in stage 3
+        # from the registered bits, in front of the adder that takes it:
+        # fewer logic cells than registering it behind d's adder; elsewhere
+        # it stays off stage 3's path.
         mu = Signal(signed(37), name="mu")
         mv = Signal(signed(36), name="mv")
         m.d.comb += [mu.eq(mu_lo + (mu_hi << 16)), mv.eq(mv_lo + (mv_hi << 16))]
@@ -152,26 +165,35 @@ class LifLane(wiring.Component):
         v_floor, v_up = trunc_parts(m, mv, "v_decay")
         d = Signal(signed(26), name="d")        # |trunc(u decay)| < 2**24, |a_in * 64| <= 2**21
         m.d.comb += d.eq(u_floor + s1_ain * 64 + u_up)
-        s2_u = Signal(U_SHAPE, name="s2_u")
+        late_sign = _is_ice40(platform) if self.late_sign is None else self.late_sign
+        s2_d = Signal(24 if late_sign else 25, name="s2_d")     # d mod 2**24 (and u's sign)
         s2_vb = Signal(signed(25), name="s2_vb")        # |trunc(v decay)| <= 2**23, |bias| <= 2**19
-        s2_vth64 = Signal(unsigned(23), name="s2_vth64")
+        s2_nvth = Signal(17, name="s2_nvth")      # ~vth: -vth - 1 with ones above
         s2_ref = ref_regs(2)
         m.d.sync += [
-            s2_u.eq(Cat(d[:24], d[23] & d[:23].any())),
+            s2_d.eq(d[:24] if late_sign else Cat(d[:24], d[23] & d[:23].any())),
             s2_vb.eq(v_floor + (p1.bias_mant << s1_exp) + v_up),
-            s2_vth64.eq(p1.vth << 6),
+            s2_nvth.eq(~p1.vth),
         ] + [a.eq(b) for a, b in zip(s2_ref, s1_ref)]
 
         # Stage 3: integrate, clamp and threshold v (``vth * 64 < 2**23 - 1``,
         # so ``clamp(e) > vth * 64`` is ``e > vth * 64``, compared side by
         # side); refractory.
         e = Signal(signed(26), name="e")
+        s2_u = Signal(U_SHAPE, name="s2_u")         # u'
+        m.d.comb += s2_u.eq(Cat(s2_d, s2_d[23] & s2_d[:23].any()) if late_sign else s2_d)
         m.d.comb += e.eq(s2_vb + s2_u)
         v_new = Signal(V_SHAPE, name="v_new")
-        m.d.comb += v_new.eq(Mux(e > V_MAX, V_MAX, Mux(e < -V_MAX, -V_MAX, e)))
+        m.d.comb += v_new.eq(Mux(cmp.gt(e, V_MAX), V_MAX, Mux(cmp.lt(e, -V_MAX), -V_MAX, e)))
         held, rnext = s2_ref[0], s2_ref[1]
         may_fire = s2_ref[2] if self.gated else ~held
-        fire = may_fire & (e > s2_vth64)
+        # e > vth * 64, on e's bits above the six that vth * 64 lacks:
+        # (e >> 6) + (e's low bits != 0) > vth, i.e. (e >> 6) - vth - 1 +
+        # any(low) >= 0: one 21-bit adder whose carry in is the OR, not a
+        # 26-bit compare.
+        over = Signal(signed(21), name="over")
+        m.d.comb += over.eq(e[6:].as_signed() + Cat(s2_nvth, Const(0xF, 4)).as_signed() + e[:6].any())
+        fire = may_fire & ~over[-1]
         zero = held | fire
         m.d.sync += [
             self.u_next.eq(Mux(self.load, self.load_data, s2_u)),
