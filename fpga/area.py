@@ -30,6 +30,7 @@ from amaranth.back import rtlil
 from rtl.config import load_config
 
 from .board_top import BoardTop
+from .boards import BOARDS
 from .build import ROOT, prepare_rtlil, use_yowasp
 
 KINDS = {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "CARRY": ("SB_CARRY",), "EBR": ("SB_RAM40_4K",),
@@ -53,7 +54,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="tiny")
     ap.add_argument("--out", default=str(ROOT / "build" / "ice40"))
-    ap.add_argument("--clock-mhz", type=float, default=18.0)
+    ap.add_argument("--clock-mhz", type=float, default=BOARDS["icebreaker"].target_mhz)
     ap.add_argument("--top", type=int, default=0, help="print only the N largest modules by LUT")
     args = ap.parse_args(argv)
     out = Path(args.out)

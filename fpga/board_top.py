@@ -62,8 +62,8 @@ class BoardTop(wiring.Component):
         wiring.connect(m, chip.o_host, uart.i_word)
 
         # The LED is bit n of a free-running count of cycles: it toggles
-        # every 2**n cycles, the power of two nearest half a second (0.47 s
-        # at 18 MHz, 0.67 s at 50 MHz); no compare, no reload, no LED
+        # every 2**n cycles, the power of two nearest half a second (0.70 s
+        # at 12 MHz, 0.67 s at 50 MHz); no compare, no reload, no LED
         # register. The count's low bits are the chip's CYCLES counter (no
         # second counter beside it); where that is narrower, a few more bits
         # count its wraps (its top bit falling).

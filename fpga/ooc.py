@@ -29,6 +29,7 @@ from amaranth.lib.wiring import Flow
 
 from rtl.config import load_config
 
+from .boards import BOARDS
 from .build import ROOT, prepare_rtlil, use_yowasp
 
 BLOCKS = ["right_core", "right_tile", "left_core", "left_tile", "host_bridge", "router"]
@@ -83,7 +84,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("block", choices=BLOCKS)
     ap.add_argument("--config", default="tiny")
-    ap.add_argument("--freq", type=float, default=18.0)
+    ap.add_argument("--freq", type=float, default=BOARDS["icebreaker"].target_mhz)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     from amaranth.back import rtlil
