@@ -1,7 +1,7 @@
 """What every board runs: the chip, its host port over a UART, and two LEDs.
 
 ``BoardTop(cfg, clk_hz, baud)`` has only pins: ``uart_rx``, ``uart_tx``,
-``led_heartbeat`` (toggles about every half second: the clock runs) and
+``led_heartbeat`` (toggles about every 0.7 s: the clock runs) and
 ``led_error`` (lit, and held, once the chip refused a host packet, the mesh
 dropped one, or the UART lost a byte or saw a bad frame). The board files put a PLL in
 front of it; the simulation bench drives it directly (PLL bypassed), so

@@ -30,7 +30,7 @@ row costs ``cols`` cycles here instead of one. This is for FPGAs with few
 DSP blocks (the iCE40UP5K has 8; a 32 x 32 product takes 4).
 
 With ``compact=True`` (``left.epilogue = "compact"``, for slow FPGA clocks
-such as the iCE40's 18 MHz, where a user makes an output row only every
+such as the iCEBreaker's 12 MHz, where a user makes an output row only every
 few cycles: the tile, one row per K) the same arithmetic takes one
 pipeline stage and a sequential one, one multiplier per column:
 
