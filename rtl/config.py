@@ -114,6 +114,12 @@ class RightConfig:
     synapse_rows: int = 4096  # synapse memory rows of `lanes` entries each
     # On the chip: spike destinations (node, axon) of the tile's output table.
     output_entries: int = 1024
+    # The LIF lanes register their memory reads before the decay multipliers
+    # (rtl/right/neuron.py): a cycle more per time step, and the memories'
+    # outputs and the multipliers in separate clock periods (the ECP5 at
+    # 50 MHz, whose placer may put a multiplier block far from its memory).
+    # false saves the registers (configs/tiny.toml, a slow iCE40 clock).
+    lif_input_regs: bool = True
 
     SECTION = "right"
 
@@ -124,6 +130,7 @@ class RightConfig:
         _check_int(s, "lanes", self.lanes, 1, 16)
         _check_int(s, "synapse_rows", self.synapse_rows, 1, 65536)
         _check_int(s, "output_entries", self.output_entries, 1, 65536)
+        _check_bool(s, "lif_input_regs", self.lif_input_regs)
 
     @property
     def groups(self) -> int:

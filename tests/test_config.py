@@ -54,6 +54,15 @@ def test_link_slices_is_a_bool(value):
     assert load_config("tiny").chip.link_slices is False
 
 
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_lif_input_regs_is_a_bool(value):
+    with pytest.raises(ConfigError, match=f"right.lif_input_regs = {value!r}: must be true or false"):
+        HemiConfig.from_dict({"right": {"lif_input_regs": value}})
+    assert HemiConfig().right.lif_input_regs is True
+    assert load_config("ulx3s").right.lif_input_regs is True
+    assert load_config("tiny").right.lif_input_regs is False
+
+
 @pytest.mark.parametrize("value", [15, 33, True, 16.0, "16"])
 def test_counter_bits_is_an_int_in_range(value):
     with pytest.raises(ConfigError, match=r"chip.counter_bits = .*(16\.\.32)"):

@@ -61,10 +61,11 @@ def threshold_cases(rng):
             cat(ref, np.zeros(m, dtype=np.int64)), {k: cat(p[k], p2[k]) for k in p})
 
 
+@pytest.mark.parametrize("input_regs", [False, True])    # right.lif_input_regs
 @pytest.mark.parametrize("late_sign", [False, True])     # True: the iCE40's form
 @pytest.mark.parametrize("cases", ["random", "threshold"])
 @pytest.mark.parametrize("gated", [True, False])
-def test_lif_lane_matches_golden(gated, cases, late_sign):
+def test_lif_lane_matches_golden(gated, cases, late_sign, input_regs):
     rng = np.random.default_rng(21)
     if cases == "random":
         u, v, acc, ref, p = lif_cases(rng, 400)
@@ -72,11 +73,12 @@ def test_lif_lane_matches_golden(gated, cases, late_sign):
         u, v, acc, ref, p = threshold_cases(rng)
     n = len(u)
     lay = RightLayouts(RightConfig())
-    dut = LifLane(lay, gated=gated, late_sign=late_sign)
+    dut = LifLane(lay, gated=gated, late_sign=late_sign, input_regs=input_regs)
+    assert (dut.LATENCY, dut.P1_DELAY) == (LifLane.LATENCY + input_regs, LifLane.P1_DELAY + input_regs)
     got = []
 
     async def bench(ctx):
-        for i in range(n + LifLane.LATENCY):
+        for i in range(n + dut.LATENCY):
             if i < n:
                 ctx.set(dut.u, int(u[i]))
                 ctx.set(dut.v, int(v[i]))
@@ -87,11 +89,11 @@ def test_lif_lane_matches_golden(gated, cases, late_sign):
                 ctx.set(dut.p0, {"du": int(p["du"][i]), "dv": int(p["dv"][i]),
                                  "bias_exp": int(p["bias_exp"][i]), "refractory": int(p["refractory"][i])})
             # p1 comes P1_DELAY cycles behind the rest (the core reads it later).
-            k = i - LifLane.P1_DELAY
+            k = i - dut.P1_DELAY
             if 0 <= k < n:
                 ctx.set(dut.p1, {"vth": int(p["vth"][k]), "bias_mant": int(p["bias_mant"][k])})
             await ctx.tick()
-            if 0 <= i + 1 - LifLane.LATENCY < n:
+            if 0 <= i + 1 - dut.LATENCY < n:
                 got.append((ctx.get(dut.u_next), ctx.get(dut.v_next), ctx.get(dut.ref_next), ctx.get(dut.spike)))
 
     simulate(dut, bench)

@@ -224,8 +224,11 @@ class RightCore(wiring.Component):
         # groups 0, 1, 2, ... one per cycle, so the write-back address is a
         # counter of write-backs rather than a copy of the group through
         # every stage.
-        u_valids = [Signal(name=f"u{k}_valid") for k in range(1, LifLane.LATENCY + 2)]
-        u_groups = [Signal(GB, name=f"u{k}_group") for k in range(1, LifLane.P1_DELAY + 1)]
+        # (right.lif_input_regs: the lanes' stage 0, one stage more.)
+        lane_lat = LifLane.LATENCY + cfg.lif_input_regs
+        p1_delay = LifLane.P1_DELAY + cfg.lif_input_regs
+        u_valids = [Signal(name=f"u{k}_valid") for k in range(1, lane_lat + 2)]
+        u_groups = [Signal(GB, name=f"u{k}_group") for k in range(1, p1_delay + 1)]
         upd_read = (phase == UPDATE) & (ug < upd_groups)
         m.d.sync += [u_valids[0].eq(upd_read), u_groups[0].eq(ug)]
         for k in range(1, len(u_valids)):
@@ -233,7 +236,7 @@ class RightCore(wiring.Component):
         for k in range(1, len(u_groups)):
             m.d.sync += u_groups[k].eq(u_groups[k - 1])
         u1_valid, u1_group = u_valids[0], u_groups[0]
-        p1_valid, p1_group = u_valids[LifLane.P1_DELAY - 1], u_groups[-1]
+        p1_valid, p1_group = u_valids[p1_delay - 1], u_groups[-1]
         uw_valid = u_valids[-1]
         uw_group = Signal(GB)
         with m.If(uw_valid):
@@ -249,7 +252,8 @@ class RightCore(wiring.Component):
         lanes = []
         gated = G * NL != cfg.neurons      # the last group has lanes past the last neuron
         for j in range(NL):
-            lane = LifLane(lay, gated=gated)
+            lane = LifLane(lay, gated=gated, input_regs=cfg.lif_input_regs)
+            assert (lane.LATENCY, lane.P1_DELAY) == (lane_lat, p1_delay)
             m.submodules[f"lif{j}"] = lane
             lanes.append(lane)
             m.d.comb += [

@@ -13,7 +13,11 @@ counter::
 
 ``trunc`` rounds toward zero: ``(x >> 12) + (x < 0 and x % 4096 != 0)``.
 
-Stages (one or two carry chains each, for a 50 MHz FPGA clock): 1 the two
+Stages (one or two carry chains each, for a 50 MHz FPGA clock): with
+``input_regs``, 0 registers the inputs (the core's memory reads), so that
+a memory's output and the multiplier it feeds are in separate clock
+periods: on the ECP5 a block RAM's unregistered output takes 5.6 ns and
+the placer may put the multiplier block far from it; 1 the two
 decay products, each as two halves that the multiplier blocks register
 themselves; 2 the products, their truncation, ``d`` and ``u'`` (``d``
 wrapped: bit selects and an OR; on the iCE40 the OR is in stage 3), and
@@ -80,7 +84,9 @@ class LifLane(wiring.Component):
     """``u``, ``v``, ``ref``, ``acc``, ``p0`` (and ``active``, if ``gated``)
     in cycle c, ``p1`` in cycle c + P1_DELAY; the results in cycle
     c + LATENCY. Without ``gated`` every input is a real neuron (the core's
-    lanes divide its neurons).
+    lanes divide its neurons). ``input_regs`` (``right.lif_input_regs``):
+    a stage 0 that registers the inputs; LATENCY and P1_DELAY are then one
+    more (the instance's attributes; the class's are those without it).
 
     ``load``: ``u_next`` and ``ref_next`` take ``load_data`` (bits 0..24,
     and 0..3) at the next edge instead. The core sends its config writes of
@@ -91,10 +97,13 @@ class LifLane(wiring.Component):
     LATENCY = 3
     P1_DELAY = 1
 
-    def __init__(self, layouts, gated=True, late_sign=None):
+    def __init__(self, layouts, gated=True, late_sign=None, input_regs=False):
         # late_sign: u's sign made in stage 3 (see there); None: on the iCE40.
         self.gated = gated
         self.late_sign = late_sign
+        self.input_regs = input_regs
+        self.LATENCY = LifLane.LATENCY + input_regs
+        self.P1_DELAY = LifLane.P1_DELAY + input_regs
         ports = {
             "u": In(U_SHAPE), "v": In(V_SHAPE), "ref": In(4), "acc": In(ACC_SHAPE),
             "p0": In(layouts.param0), "p1": In(layouts.param1),
@@ -107,7 +116,17 @@ class LifLane(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p0, p1 = self.p0, self.p1
+        u, v, ref, acc, p0, p1 = self.u, self.v, self.ref, self.acc, self.p0, self.p1
+        active = self.active if self.gated else None
+        if self.input_regs:
+            # Stage 0: the inputs as they came (no reset: stage data).
+            def reg(x, name):
+                r = Signal.like(x, name=f"s0_{name}", reset_less=True)
+                m.d.sync += r.eq(x)
+                return r
+            u, v, ref, acc, p0 = reg(u, "u"), reg(v, "v"), reg(ref, "ref"), reg(acc, "acc"), reg(p0, "p0")
+            if self.gated:
+                active = reg(active, "active")
 
         # The refractory state, carried to stage 4: held (ref > 0); the
         # counter's next value if held or if the neuron fires; may fire.
@@ -134,19 +153,19 @@ class LifLane(wiring.Component):
         ku = Signal(12, name="ku")      # 4095 - du
         kv = Signal(13, name="kv")      # 4096 - dv, 1..4096
         m.d.comb += [ku.eq(4095 - p0.du), kv.eq(4096 - p0.dv)]
-        mu_lo, mu_hi = halves(self.u, ku, 4095, "mu")     # 25-bit u times 0..4095
-        mv_lo, mv_hi = halves(self.v, kv, 4096, "mv")     # 24-bit v times 1..4096
+        mu_lo, mu_hi = halves(u, ku, 4095, "mu")     # 25-bit u times 0..4095
+        mv_lo, mv_hi = halves(v, kv, 4096, "mv")     # 24-bit v times 1..4096
         s1_ain = Signal(signed(16), name="s1_ain")
         s1_exp = Signal(3, name="s1_bias_exp")
         s1_ref = ref_regs(1)
-        held = self.ref != 0
+        held = ref != 0
         m.d.sync += [
-            s1_ain.eq(saturate(self.acc, 16)),
+            s1_ain.eq(saturate(acc, 16)),
             s1_exp.eq(p0.bias_exp),
-            s1_ref[0].eq(held), s1_ref[1].eq(Mux(held, self.ref - 1, p0.refractory)),
+            s1_ref[0].eq(held), s1_ref[1].eq(Mux(held, ref - 1, p0.refractory)),
         ]
         if self.gated:
-            m.d.sync += s1_ref[2].eq(self.active & ~held)
+            m.d.sync += s1_ref[2].eq(active & ~held)
 
         # Stage 2: the products; d's low 24 bits; the truncated v decay plus
         # the bias (p1 arrives now; the rounding bits are the adders' carries
