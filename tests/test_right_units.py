@@ -182,7 +182,7 @@ def test_lean_fifo_matches_sync_fifo_buffered(depth):
     from amaranth.hdl import Module
     from amaranth.lib.fifo import SyncFIFOBuffered
 
-    from rtl.right.fifo import LeanFIFO
+    from rtl.common.fifo import LeanFIFO
 
     width = 7
     m = Module()

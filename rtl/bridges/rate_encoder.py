@@ -29,7 +29,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..memattrs import no_collision
-from ..right import cmp
+from ..common import cmp
 from ._check import check_size
 
 THRESHOLD = 128

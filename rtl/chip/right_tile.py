@@ -55,9 +55,9 @@ from ..bridges import RateEncoder, SpikeCounter
 from ..callosum.layouts import PacketType, link_layout
 from ..callosum.ni import tx_word
 from ..memattrs import no_collision
-from ..right import cmp
+from ..common import cmp
 from ..right.core import RightCore
-from ..right.fifo import LeanFIFO
+from ..common.fifo import LeanFIFO
 from ..right.layouts import InKind
 from .link_slice import link_slice
 from .tile_port import TilePort

@@ -29,8 +29,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..memattrs import no_collision
-from . import cmp
-from .fifo import LeanFIFO
+from ..common import cmp
+from ..common.fifo import LeanFIFO
 from .layouts import ID_WORD, LANE_BITS, REGION_SHIFT, InKind, Reg, Region, RightLayouts
 from .neuron import ACC_SHAPE, V_SHAPE, LifLane, saturate
 

@@ -47,7 +47,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from . import cmp
+from ..common import cmp
 
 U_SHAPE = signed(25)    # u lies in (-2**23, 2**23]
 V_SHAPE = signed(24)    # v lies in [-(2**23 - 1), 2**23 - 1]
