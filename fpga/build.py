@@ -392,9 +392,10 @@ def table(report):
         pct = 100 * r["used"] / r["available"] if r["available"] else 0
         lines.append(f"  {name:<8} {r['used']:>7} {r['available']:>10} {pct:>5.0f}%")
     when = "" if report.get("routed") else " (nextpnr's estimate after placement: not routed)"
+    seed = f" (nextpnr seed {report['seed']})" if report.get("seed") is not None else ""
     for c in report["clocks"]:
         lines.append(f"  clock {c['name']}: Fmax {c['fmax_mhz']:.2f} MHz{when}, target "
-                     f"{c['target_mhz']:.2f} MHz: {'met' if c['met'] else 'NOT met'}")
+                     f"{c['target_mhz']:.2f} MHz: {'met' if c['met'] else 'NOT met'}{seed}")
     if report.get("error"):
         lines.append(f"  build failed: {report['error']}")
     took = f", {report['seconds']:.0f} s" if report.get("seconds") is not None else ""
@@ -402,11 +403,16 @@ def table(report):
     return "\n".join(lines)
 
 
-def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, report_only=False):
+def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, report_only=False,
+                seed=None):
     """Build one board; returns its report (also written to report.json).
-    ``report_only``: no build, the report of what the last build left."""
+    ``report_only``: no build, the report of what the last build left.
+    ``seed``: nextpnr's placement seed (None: nextpnr's default); another
+    seed gives another placement, and its Fmax may differ by a few MHz."""
     if board_name not in BOARDS:
         raise BuildError(f"--board {board_name}: unknown board; boards: {', '.join(BOARDS)}")
+    if seed is not None and not 0 <= seed < 2**31:
+        raise BuildError(f"--seed {seed}: out of range, allowed 0..{2**31 - 1}")
     board = BOARDS[board_name]
     cfg_path = config or str(ROOT / board.config)
     try:
@@ -443,7 +449,8 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
             script_after_synth="\n".join(
                 ([ECP5_LUT_MAPPING.format(name=name)] if board.family == "ecp5" else [])
                 + [f"tee -q -o {name}.stat.json stat -json"]),
-            nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family]],
+            nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family],
+                          *(["--seed", str(seed)] if seed is not None else [])],
         )
         plan.files[f"{name}.il"] = prepare_rtlil(plan.files[f"{name}.il"])
         plan.execute_local(str(build_dir))
@@ -452,6 +459,11 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
     except _Skip:
         pass
     seconds = time.monotonic() - t0
+    if report_only:
+        # (The seed the reported build was placed with: its build script's.)
+        script = build_dir / f"build_{name}.sh"
+        found = re.search(r"--seed (\d+)", script.read_text()) if script.exists() else None
+        seed = int(found[1]) if found else None
 
     log = build_dir / f"{name}.tim"
     pnr, clocks = parse_nextpnr_log(log.read_text() if log.exists() else "", board.family)
@@ -471,6 +483,7 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
         "resources": resources,
         "clocks": clocks,
         "bar_mhz": board.bar_mhz,
+        "seed": seed,
         "pll": {"input_mhz": board.clock_mhz, "output_mhz": top.pll_settings.fout_mhz,
                 "direct": top.pll_settings.direct, **top.pll_settings.params},
         "baud": top.top.baud,
@@ -520,6 +533,7 @@ def main(argv=None):
     ap.add_argument("--clock-mhz", type=float, help="the chip's clock (default: the board's)")
     ap.add_argument("--out", default=str(ROOT / "build" / "fpga"), help="output folder")
     ap.add_argument("--quiet", action="store_true", help="hide the tools' output")
+    ap.add_argument("--seed", type=int, help="nextpnr's placement seed (default: nextpnr's)")
     ap.add_argument("--report-only", action="store_true",
                     help="no build: report what the last build left in --out")
     args = ap.parse_args(argv)
@@ -529,7 +543,8 @@ def main(argv=None):
     reports = []
     try:
         for b in boards:
-            report = build_board(b, args.config, args.out, args.clock_mhz, args.quiet, args.report_only)
+            report = build_board(b, args.config, args.out, args.clock_mhz, args.quiet, args.report_only,
+                                 args.seed)
             print(table(report))
             reports.append(report)
     except BuildError as e:

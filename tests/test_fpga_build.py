@@ -143,6 +143,7 @@ def run_cli(*args):
     (["--board", "ulx3s-85f", "--clock-mhz", "3.125"], "error: --board ulx3s-85f: no ECP5 PLL setting"),
     (["--board", "ulx3s-85f", "--clock-mhz", "12.5"],
      "error: --board ulx3s-85f: baud 1000000: the nearest rate from 12.5 MHz is 1041667, more than 2 % off"),
+    (["--board", "ulx3s-85f", "--seed", "-1"], "error: --seed -1: out of range, allowed 0..2147483647"),
 ])
 def test_cli_errors(args, message, tmp_path):
     proc = run_cli(*args, "--out", str(tmp_path))
