@@ -56,7 +56,7 @@ class Chip(wiring.Component):
         W = cc.width
         # The bridge answers packets for its own node itself (host-node
         # registers) and never sends one into the mesh: no turn L -> L there.
-        m.submodules.mesh = mesh = Mesh(cc, no_self=[cfg.chip.host])
+        m.submodules.mesh = mesh = Mesh(cc, no_self=[cfg.chip.host], event_regs=cfg.chip.link_slices)
         m.submodules.bridge = bridge = HostBridge(cfg)
         # The host port's words pass register slices both ways: the bridge's
         # packet checks see registered words, and what drives o_host comes
@@ -117,7 +117,9 @@ class Chip(wiring.Component):
                 delivered.append(lo.valid & lo.ready & lo.payload.kind[1])
 
         # Packets in flight: + heads injected, - tails delivered, - packets
-        # dropped (a per-cycle count: the error counters saturate).
+        # dropped (a per-cycle count: the error counters saturate; with the
+        # link slices the mesh registers it, so a dropped packet leaves the
+        # count a cycle late, never early).
         in_flight = Signal(16)
         m.d.sync += in_flight.eq(in_flight + _popcount(injected) - _popcount(delivered) - mesh.drops)
         # The step controller sees the busy flags and the in-flight count of
