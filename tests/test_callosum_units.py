@@ -390,3 +390,47 @@ def test_router_without_local_self_turn():
 
         simulate(dut, bench)
         assert seen == expect_out and sum(drops) == expect_drop, (dst, seen, drops)
+
+
+def test_mesh_event_regs_delay_errors_and_drops_by_one_cycle():
+    """Mesh(event_regs=True) registers each router's error and drop events
+    before summing them (a timing cut on the ECP5): the counts are those
+    of event_regs=False, one cycle later, and none is lost."""
+    from rtl.callosum.mesh import Mesh
+
+    cfg = CallosumConfig(width=3, height=1, flit_width=32, fifo_depth=2, local_check=False)
+    H = net.pack_head
+    stream = [
+        (net.SINGLE, H(2, 0, 1, 0, 0, 0, 1)),                 # -> (2, 0)
+        (net.SINGLE, H(5, 0, 1, 0, 0, 0, 2)),                 # off the mesh: dropped
+        (net.BODY, 99),                                       # stray: an error, not a drop
+        (net.HEAD, H(7, 7, 1, 0, 0, 1, 5)), (net.TAIL, 50),   # off the mesh: dropped
+        (net.SINGLE, H(0, 0, 1, 0, 0, 0, 6)),                 # -> (0, 0)
+    ]
+
+    def run(event_regs):
+        dut = Mesh(cfg, event_regs=event_regs)
+        trace = []
+
+        async def bench(ctx):
+            for x in range(3):
+                ctx.set(dut.local_out(x, 0).ready, 1)
+            src = dut.local_in(1, 0)
+            k = 0
+            for _ in range(40):
+                if k < len(stream):
+                    ctx.set(src.valid, 1)
+                    ctx.set(src.payload, flit_value(*stream[k]))
+                else:
+                    ctx.set(src.valid, 0)
+                took = k < len(stream) and ctx.get(src.ready)
+                trace.append((ctx.get(dut.drops), ctx.get(dut.errors)))
+                await ctx.tick()
+                k += bool(took)
+
+        simulate(dut, bench)
+        return trace
+
+    plain, registered = run(False), run(True)
+    assert sum(d for d, _ in plain) == 2 and plain[-1][1] == 3
+    assert registered[1:] == plain[:-1] and registered[0] == (0, 0)
