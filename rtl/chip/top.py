@@ -114,12 +114,25 @@ class Chip(wiring.Component):
                     wiring.connect(m, lo, end[1])
                 injected.append(li.valid & li.ready & li.payload.kind[0])
                 flits.append(li.valid & li.ready)
-                delivered.append(lo.valid & lo.ready & lo.payload.kind[1])
+                tail_out = lo.valid & lo.ready & lo.payload.kind[1]
+                if sliced:
+                    # A router's output valid is its FIFO head, routing and
+                    # arbitration: registered here, not one path with the
+                    # count's adders. A packet then leaves the count a cycle
+                    # late (never early: it is already in its slice, whose
+                    # busy counts for its tile); an injected head must be
+                    # counted at once (the sender's slice is idle after it),
+                    # and its terms are registers and FIFO levels.
+                    tail_r = Signal(name=f"tail_out_{x}_{y}")
+                    m.d.sync += tail_r.eq(tail_out)
+                    tail_out = tail_r
+                delivered.append(tail_out)
 
         # Packets in flight: + heads injected, - tails delivered, - packets
-        # dropped (a per-cycle count: the error counters saturate; with the
-        # link slices the mesh registers it, so a dropped packet leaves the
-        # count a cycle late, never early).
+        # dropped (a per-cycle count: the error counters saturate). With the
+        # link slices the deliveries and the drops are registered (above,
+        # and in the mesh): a packet leaves the count a cycle late, never
+        # early.
         in_flight = Signal(16)
         m.d.sync += in_flight.eq(in_flight + _popcount(injected) - _popcount(delivered) - mesh.drops)
         # The step controller sees the busy flags and the in-flight count of
