@@ -44,7 +44,8 @@ SPEC = {
              "act_bits": (CHOICE, (8,)), "acc_bits": (CHOICE, (32,)), "weight_rows": (INT, 1, 65536),
              "max_k": (INT, 1, 4096), "max_n": (INT, 1, 4096), "epilogue": (CHOICE, ("parallel", "serial"))},
     "right": {"neurons": (INT, 16, 4096), "axons": (INT, 16, 4096), "lanes": (INT, 1, 16),
-              "synapse_rows": (INT, 1, 65536), "output_entries": (INT, 1, 65536)},
+              "synapse_rows": (INT, 1, 65536), "output_entries": (INT, 1, 65536),
+              "lif_input_regs": (BOOL,)},
     "callosum": {"width": (INT, 1, 8), "height": (INT, 1, 8), "flit_width": (INT, 24, 128),
                  "fifo_depth": (INT, 0, 64), "local_check": (BOOL,)},
 }
