@@ -224,9 +224,10 @@ class RightCore(wiring.Component):
         # groups 0, 1, 2, ... one per cycle, so the write-back address is a
         # counter of write-backs rather than a copy of the group through
         # every stage.
-        # (right.lif_input_regs: the lanes' stage 0, one stage more.)
-        lane_lat = LifLane.LATENCY + cfg.lif_input_regs
-        p1_delay = LifLane.P1_DELAY + cfg.lif_input_regs
+        # (The lanes' latencies: one stage more with right.lif_input_regs.)
+        gated = G * NL != cfg.neurons      # the last group has lanes past the last neuron
+        lanes = [LifLane(lay, gated=gated, input_regs=cfg.lif_input_regs) for _ in range(NL)]
+        lane_lat, p1_delay = lanes[0].LATENCY, lanes[0].P1_DELAY
         u_valids = [Signal(name=f"u{k}_valid") for k in range(1, lane_lat + 2)]
         u_groups = [Signal(GB, name=f"u{k}_group") for k in range(1, p1_delay + 1)]
         upd_read = (phase == UPDATE) & (ug < upd_groups)
@@ -249,13 +250,8 @@ class RightCore(wiring.Component):
         uref_pend_ref = Signal(NL)
         uref_pend = (uref_pend_u | uref_pend_ref).any()
         upd_in_flight = Cat(*u_valids).any()
-        lanes = []
-        gated = G * NL != cfg.neurons      # the last group has lanes past the last neuron
-        for j in range(NL):
-            lane = LifLane(lay, gated=gated, input_regs=cfg.lif_input_regs)
-            assert (lane.LATENCY, lane.P1_DELAY) == (lane_lat, p1_delay)
+        for j, lane in enumerate(lanes):
             m.submodules[f"lif{j}"] = lane
-            lanes.append(lane)
             m.d.comb += [
                 lane.u.eq(u_data[j]), lane.v.eq(v_p[j][0].data), lane.ref.eq(ref_data[j]),
                 lane.acc.eq(acc_p[j][0].data), lane.p0.eq(p0_p[j][0].data), lane.p1.eq(p1_p[j][0].data),
