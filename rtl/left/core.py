@@ -35,6 +35,8 @@ activation, row r is never overwritten before it has been read, and a tile
 of M rows costs max(M, rows) cycles.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
@@ -143,31 +145,38 @@ class LeftCore(wiring.Component):
         full = Signal(2)                      # bank holds a loaded, unfinished tile
 
         def tile_walker(prefix):
-            """k0/n0 counters walking column tiles outer, K tiles inner."""
-            # k0 < K and n0 < N: the walkers count in the commands' widths.
-            k0 = Signal.like(cmd_k, name=f"{prefix}_k0")
-            n0 = Signal.like(cmd_n, name=f"{prefix}_n0")
-            k_rem, n_rem = cmd_k - k0, cmd_n - n0
-            # (k0 < K, so a tile of one row or column is always whole: no
-            # compare and multiplexer for the 1 x 1 array.)
-            kr = Const(1, 2) if R == 1 else Mux(k_rem >= R, R, k_rem)[:len(Const(R)) + 1]
-            nc = Const(1, 2) if C == 1 else Mux(n_rem >= C, C, n_rem)[:len(Const(C)) + 1]
-            # (k0 + 1 == K: with no remainder needed, an increment is
-            # smaller than the subtractor, and as k0 < K it is an equality,
-            # not a compare with a carry chain.)
-            last_k = k0 + 1 == cmd_k if R == 1 else k_rem <= R
-            last_n = n0 + 1 == cmd_n if C == 1 else n_rem <= C
-            return k0, n0, kr, nc, last_k, last_n
+            """Column tiles outer, K tiles inner, counted down: ``k_rem`` and
+            ``n_rem`` are the rows and columns still to do (loaded when a
+            command is taken), so a tile's size and whether it is the last
+            come from a register and a constant. (Counting k0 up instead
+            puts a K - k0 subtractor ahead of them, and the loader's
+            last-row test and step behind it: the slowest path of the ULX3S
+            build.) Returns the walker's state as a namespace."""
+            w = SimpleNamespace()
+            # 0 < k_rem <= K and 0 < n_rem <= N while active: the command's widths.
+            w.k_rem = Signal.like(cmd_k, name=f"{prefix}_k_rem")
+            w.n_rem = Signal.like(cmd_n, name=f"{prefix}_n_rem")
+            w.first_k = Signal(init=1, name=f"{prefix}_first_k")
+            # (A tile of one row or column is always whole: no compare and
+            # multiplexer for the 1 x 1 array.)
+            w.kr = Const(1, 2) if R == 1 else Mux(w.k_rem >= R, R, w.k_rem)[:len(Const(R)) + 1]
+            w.nc = Const(1, 2) if C == 1 else Mux(w.n_rem >= C, C, w.n_rem)[:len(Const(C)) + 1]
+            w.last_k = w.k_rem == 1 if R == 1 else w.k_rem <= R
+            w.last_n = w.n_rem == 1 if C == 1 else w.n_rem <= C
+            return w
 
-        def step_tile(k0, n0, last_k, last_n, active):
-            with m.If(last_k):
-                m.d.sync += k0.eq(0)
-                with m.If(last_n):
-                    m.d.sync += [n0.eq(0), active.eq(0)]
+        def load_walker(w):
+            m.d.sync += [w.k_rem.eq(pc.k), w.n_rem.eq(pc.n)]
+
+        def step_tile(w, active):
+            with m.If(w.last_k):
+                m.d.sync += [w.k_rem.eq(cmd_k), w.first_k.eq(1)]
+                with m.If(w.last_n):
+                    m.d.sync += active.eq(0)
                 with m.Else():
-                    m.d.sync += n0.eq(n0 + C)
+                    m.d.sync += w.n_rem.eq(w.n_rem - C)
             with m.Else():
-                m.d.sync += k0.eq(k0 + R)
+                m.d.sync += [w.k_rem.eq(w.k_rem - R), w.first_k.eq(0)]
 
         # ---- weight loader -------------------------------------------------
         # With a 1 x 1 array every tile is one row of one weight, and the
@@ -179,9 +188,7 @@ class LeftCore(wiring.Component):
         # anyway. Exactly when its own walker would be active.
         ld_walker = not (R == 1 and C == 1)
         if ld_walker:
-            ld_k0, ld_n0, ld_kr, ld_nc, ld_last_k, ld_last_n = tile_walker("ld")
-        else:
-            ld_kr, ld_nc = Const(1, 2), Const(1, 2)
+            ld = tile_walker("ld")
         ld_bank = Signal()
         ld_row = Signal(range(max(R, 2)))   # indices never zero-width
         # Writes enter the array's write wavefront, so they advance with it.
@@ -191,20 +198,29 @@ class LeftCore(wiring.Component):
             array.w_bank.eq(ld_bank),
             array.w_row.eq(ld_row),
         ]
-        for c in range(C):   # channels past N load as zero
-            m.d.comb += array.w_data[c].eq(Mux(c < ld_nc, self.i_w.payload[c], 0))
+        # Channels past N load as zero (c < min(n_rem, C) is n_rem > c).
+        for c in range(C):
+            keep = Const(1, 1) if C == 1 else ld.n_rem > c
+            m.d.comb += array.w_data[c].eq(Mux(keep, self.i_w.payload[c], 0))
+        # The tile's last row: row kr - 1, kr = min(k_rem, R); as a row
+        # below R - 1 is the last only when k_rem = row + 1 < R, that is
+        # row = R - 1 or k_rem = row + 1, with no minimum ahead of it.
+        if R == 1:
+            ld_last_row = Const(1, 1)
+        else:
+            ld_last_row = (ld_row == R - 1) | (ld.k_rem == ld_row + 1)
         with m.If(self.i_w.valid & self.i_w.ready):
-            with m.If(ld_row == ld_kr - 1):
+            with m.If(ld_last_row):
                 m.d.sync += [ld_row.eq(0), ld_bank.eq(~ld_bank), full.bit_select(ld_bank, 1).eq(1)]
                 if ld_walker:
-                    step_tile(ld_k0, ld_n0, ld_last_k, ld_last_n, ld_active)
+                    step_tile(ld, ld_active)
             with m.Else():
                 m.d.sync += ld_row.eq(ld_row + 1)
 
         # ---- activation injector (stage 0) ---------------------------------
-        in_k0, in_n0, in_kr, in_nc, in_last_k, in_last_n = tile_walker("in")
+        inj = tile_walker("in")
         if not ld_walker:
-            m.d.comb += ld_active.eq(inj_active & ((full == 0) | ~(in_last_k & in_last_n)))
+            m.d.comb += ld_active.eq(inj_active & ((full == 0) | ~(inj.last_k & inj.last_n)))
         in_bank = Signal()
         in_row = Signal(range(max(D, 2)))
         tag_fields = {
@@ -231,21 +247,25 @@ class LeftCore(wiring.Component):
             with m.If(take):
                 m.d.sync += [
                     bank0.eq(in_bank),
-                    tag0.first_k.eq(in_k0 == 0), tag0.last_k.eq(in_last_k),
-                    tag0.last.eq(last_row & in_last_k & in_last_n),
+                    tag0.first_k.eq(inj.first_k), tag0.last_k.eq(inj.last_k),
+                    tag0.last.eq(last_row & inj.last_k & inj.last_n),
                 ]
                 if D > 1:
                     m.d.sync += [tag0.row.eq(in_row), tag0.last_row.eq(last_row)]
                 if C > 1:
-                    m.d.sync += tag0.nc.eq(in_nc)
-                # Lanes past K multiply stale weights: feed them zeros.
-                m.d.sync += [a0[r].eq(Mux(r < in_kr, self.i_act.payload[r], 0)) for r in range(R)]
+                    m.d.sync += tag0.nc.eq(inj.nc)
+                # Lanes past K multiply stale weights: feed them zeros
+                # (r < min(k_rem, R) is k_rem > r).
+                if R == 1:
+                    m.d.sync += a0[0].eq(self.i_act.payload[0])
+                else:
+                    m.d.sync += [a0[r].eq(Mux(inj.k_rem > r, self.i_act.payload[r], 0)) for r in range(R)]
                 with m.If(last_row):
                     m.d.sync += [
                         in_row.eq(0), in_bank.eq(~in_bank),
                         full.bit_select(in_bank, 1).eq(0),
                     ]
-                    step_tile(in_k0, in_n0, in_last_k, in_last_n, inj_active)
+                    step_tile(inj, inj_active)
                 with m.Else():
                     m.d.sync += in_row.eq(in_row + 1)
         m.d.comb += [array.a.eq(a0), array.bank.eq(bank0)]
@@ -253,8 +273,10 @@ class LeftCore(wiring.Component):
         with m.If(self.i_cmd.valid & self.i_cmd.ready):
             with m.If(cmd_ok):
                 m.d.sync += [cmd_m.eq(pc.m), inj_active.eq(1)]
+                load_walker(inj)
                 if ld_walker:
                     m.d.sync += ld_active.eq(1)
+                    load_walker(ld)
                 if not self.steady_cmd:
                     m.d.sync += [cmd_k.eq(pc.k), cmd_n.eq(pc.n)]
             if self.checked:
