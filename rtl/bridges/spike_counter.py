@@ -7,7 +7,7 @@ counts of neurons ``0..size-1`` leave on ``o_vec`` (one element per beat,
 saturated at 127, ``last`` on the final one), each count restarting at 0 as
 it leaves. ``size`` 0 (or above ``neurons``) means ``neurons``; ids
 ``>= size`` are ignored, so only the first ``size`` counts are ever non-zero
-(change ``size`` only between windows). Spikes wait while the vector is
+(change ``size`` only between windows; it counts from the next cycle). Spikes wait while the vector is
 sent, and for ``neurons`` cycles after a reset while every count is zeroed.
 
 ``busy`` is high while the counter still has work of its own: zeroing after
@@ -56,9 +56,13 @@ class SpikeCounter(wiring.Component):
         # on offer (e_idx) while one is sent.
         w_idx = Signal(range(N + 1))
 
-        # Elements of the vector: ``size``, clamped to the memory.
-        size = Signal(range(N + 1))
-        m.d.comb += size.eq(Mux((self.size == 0) | cmp.gt(self.size, N), N, self.size))
+        # Elements of the vector: ``size``, clamped to the memory, and
+        # registered: the clamp's compares are not one path with the emit
+        # compare, the vector's ``last`` and the sender behind it. (So a new
+        # ``size`` counts from the next cycle; it changes only between
+        # windows anyway.)
+        size = Signal(range(N + 1), init=N)
+        m.d.sync += size.eq(Mux((self.size == 0) | cmp.gt(self.size, N), N, self.size))
 
         spike = self.i_spike.payload
         m.d.comb += self.i_spike.ready.eq(~emitting & ~clearing)

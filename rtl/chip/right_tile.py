@@ -376,9 +376,13 @@ class RightTile(wiring.Component):
         m.d.comb += err_sum.eq(tile_errors + err_inc)
         m.d.sync += tile_errors.eq(Mux(err_sum[16], 0xFFFF, err_sum[:16]))
 
+        # (The encoder works only between a step's i_step beat and its end
+        # beat, all of it in STEP and ENC: phase != OPEN covers it. Its event
+        # valid, a block RAM read and an adder deep, is left out of the OR
+        # that crosses the die to the step controller.)
         m.d.comb += self.busy.eq(
             port.busy | vec.busy | core.busy | counter.busy | (phase != OPEN)
             | spike_in.nonempty | buf.nonempty
             | p_valid | (left != 0) | d_valid
-            | enc.o_event.valid | cin_slice.busy | rvalid | tbl_rd | core_rd)
+            | cin_slice.busy | rvalid | tbl_rd | core_rd)
         return m
