@@ -125,16 +125,20 @@ class Epilogue(wiring.Component):
             "sh": (P.shift[c], unsigned(5)),
         }, f"e1_c{c}") for c in range(self.cols)]
         parts = self._products(m, s1s)
+        # Serial: as the token moves on, column c's v and multiplier are in
+        # stage 1's register c + 1 (see _products: they rotate).
+        rotated = self.serial and self.cols > 1
 
         for c in range(self.cols):
             s1 = s1s[c]
+            ops = s1s[(c + 1) % self.cols] if rotated else s1
             lo, lh, hl = parts[c]
             s2 = stage({
                 "lo": (lo, signed(64)),          # Cat(p_ll, p_hh): the partials that do not overlap
                 "lh": (lh, signed(33)),
                 "hl": (hl, signed(33)),
-                "ovf": ((s1["v"] == INT32_MIN) & (s1["mul"] == INT32_MIN), unsigned(1)),
-                "v": (s1["v"], signed(32)),
+                "ovf": ((ops["v"] == INT32_MIN) & (ops["mul"] == INT32_MIN), unsigned(1)),
+                "v": (ops["v"], signed(32)),
                 "sh": (s1["sh"], unsigned(5)),
             }, f"e2_c{c}")
             s3 = stage({
@@ -299,13 +303,22 @@ class Epilogue(wiring.Component):
                 bl, bh = b[:16], b[16:].as_signed()
                 parts.append((Cat(al * bl, ah * bh), al * bh, ah * bl))
             return parts
+        # Stage 1's v and multiplier registers rotate by one column on each
+        # stall cycle, so the shared multiplier always reads register 0
+        # (column j after j rotations), and each product enters the kept
+        # chain at its top and moves down, so column c's lands in kept[c]
+        # after the cols - 1 stall cycles: no column multiplexer in front of
+        # the multiplier and no demultiplexer behind it. (With them, the
+        # ECP5 left tile's critical path was the column select -> the
+        # multiplier placed far from most columns -> a kept register: 21.5
+        # ns, 16 of it routing.) The rotation leaves column c in register
+        # c + 1 as the token moves on; the stage after reads it there.
         j = Signal(range(C), name="mul_col")
-        v = Signal(signed(32), name="mul_v")
-        mul = Signal(signed(32), name="mul_m")
-        with m.Switch(j):
+        with m.If(self.stall):
             for c in range(C):
-                with m.Case(c):
-                    m.d.comb += [v.eq(s1s[c]["v"]), mul.eq(s1s[c]["mul"])]
+                nxt = s1s[(c + 1) % C]
+                m.d.sync += [s1s[c]["v"].eq(nxt["v"]), s1s[c]["mul"].eq(nxt["mul"])]
+        v, mul = s1s[0]["v"], s1s[0]["mul"]
         # The shared multiplier's four partial products, each kept straight
         # out of its multiplier, as in the parallel epilogue: a whole 32 x 32
         # product (multipliers and their adder chain in one cycle) was the
@@ -318,10 +331,9 @@ class Epilogue(wiring.Component):
                 for c in range(C - 1)]
         with m.If(self.stall):
             m.d.sync += j.eq(j + 1)
-            with m.Switch(j):
-                for c in range(C - 1):
-                    with m.Case(c):
-                        m.d.sync += [r.eq(p) for r, p in zip(kept[c], part)]
+            m.d.sync += [r.eq(p) for r, p in zip(kept[C - 2], part)]
+            for c in range(C - 2):
+                m.d.sync += [r.eq(p) for r, p in zip(kept[c], kept[c + 1])]
         with m.Elif(self.en):
             m.d.sync += j.eq(0)
         return kept + [part]
