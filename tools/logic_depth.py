@@ -1,7 +1,7 @@
 """Estimated register-to-register delays of a synthesized ECP5 netlist, in
 seconds instead of a place-and-route run.
 
-    python -m tools.logic_depth build/fpga-ooc/chip/chip.json [--top 20] [--ns 20]
+    python -m tools.logic_depth build/fpga-ooc/chip/chip.json [--top 20] [--ns 20] [--fanout N]
 
 Reads the yosys JSON that ``synth_ecp5`` wrote (``tools.ooc_timing --synth-only``
 or the board build's ``build/fpga/<board>/hemi_<board>.json``), builds the
@@ -158,7 +158,10 @@ def analyse(path, route_ns=1.0, top=20):
                 if b in arrival:
                     ends.append((arrival[b] + route_ns + FF_SETUP, name, port, b))
     ends.sort(reverse=True)
-    return ends, arrival, prev, netname, loops
+    # fanout of every bit driven through logic (not straight from a register
+    # or memory): a wide enable computed late has to cross the die after it
+    fanout = {b: len(loads[b]) for b in arrival if b in driver and driver[b][1] not in info[driver[b][0]][2]}
+    return ends, arrival, prev, netname, loops, fanout
 
 
 def _short(name):
@@ -174,8 +177,18 @@ def main(argv=None):
     ap.add_argument("--route", type=float, default=1.0, help="ns per net between slices")
     ap.add_argument("--distinct", action="store_true", help="one path per endpoint register name prefix")
     ap.add_argument("--match", help="print only endpoints whose register or net name matches this regex")
+    ap.add_argument("--fanout", type=int, metavar="N",
+                    help="instead, list the nets computed through logic that have N or more loads, latest "
+                         "first: such a net (an enable) spends most of its time in routing, which this "
+                         "model does not see")
     args = ap.parse_args(argv)
-    ends, arrival, prev, netname, loops = analyse(args.netlist, args.route, args.top)
+    ends, arrival, prev, netname, loops, fanout = analyse(args.netlist, args.route, args.top)
+    if args.fanout:
+        wide = sorted(((arrival[b], n, b) for b, n in fanout.items() if n >= args.fanout), reverse=True)
+        print(f"{len(wide)} nets computed through logic with {args.fanout} or more loads")
+        for at, n, b in wide[:args.top]:
+            print(f"  {at:5.1f} ns  {n:5d} loads  {_short(netname.get(b, '?'))[:100]}")
+        return 0
     failing = [e for e in ends if e[0] > args.ns]
     print(f"{len(ends)} endpoints, {len(failing)} over {args.ns} ns; worst {ends[0][0]:.1f} ns "
           f"(~{1000 / ends[0][0]:.1f} MHz)" + (f"; {loops} bits in combinational loops" if loops else ""))
