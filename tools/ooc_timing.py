@@ -54,7 +54,8 @@ def block(name, cfg, router_at=(0, 0)):
         return LeftCore(cfg.left)
     if name == "right_core":
         from rtl.right.core import RightCore
-        return RightCore(cfg.right)
+        # (as the right tile builds it: the config's statistics counters)
+        return RightCore(cfg.right, cfg.chip.counter_bits)
     if name == "chip":
         from rtl.chip.top import Chip
         return Chip(cfg)
