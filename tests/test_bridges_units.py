@@ -164,8 +164,11 @@ def test_spike_counter_size_change_between_windows():
     async def bench(ctx):
         ctx.set(dut.window, 1)
         ctx.set(dut.o_vec.ready, 1)
-        for size, ids in [(3, [0, 2, 5]), (0, [1, 5, 7]), (5, [4, 6])]:
+        # (The second window's first id is past the first window's size: a
+        # stale size would drop it.)
+        for size, ids in [(3, [0, 2, 5]), (0, [5, 1, 7]), (5, [4, 6])]:
             ctx.set(dut.size, size)
+            await ctx.tick()        # a new size counts from the next cycle
             vec = []
             for beat in [{"neuron": n, "done": 0} for n in ids] + [{"neuron": 0, "done": 1}]:
                 ctx.set(dut.i_spike.valid, 1)

@@ -7,8 +7,9 @@ counts of neurons ``0..size-1`` leave on ``o_vec`` (one element per beat,
 saturated at 127, ``last`` on the final one), each count restarting at 0 as
 it leaves. ``size`` 0 (or above ``neurons``) means ``neurons``; ids
 ``>= size`` are ignored, so only the first ``size`` counts are ever non-zero
-(change ``size`` only between windows; it counts from the next cycle). Spikes wait while the vector is
-sent, and for ``neurons`` cycles after a reset while every count is zeroed.
+(change ``size`` only between windows; it counts from the next cycle).
+Spikes wait while the vector is sent, and for ``neurons`` cycles after a
+reset while every count is zeroed.
 
 ``busy`` is high while the counter still has work of its own: zeroing after
 reset, a count being written back, or a vector being sent. It is low

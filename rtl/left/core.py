@@ -159,9 +159,8 @@ class LeftCore(wiring.Component):
             w.k_rem = Signal.like(cmd_k, name=f"{prefix}_k_rem")
             w.n_rem = Signal.like(cmd_n, name=f"{prefix}_n_rem")
             w.first_k = Signal(init=1, name=f"{prefix}_first_k")
-            # (A tile of one row or column is always whole: no compare and
-            # multiplexer for the 1 x 1 array.)
-            w.kr = Const(1, 2) if R == 1 else Mux(w.k_rem >= R, R, w.k_rem)[:len(Const(R)) + 1]
+            # (The tile's column count, for the output tags; a tile of one
+            # column is always whole.)
             w.nc = Const(1, 2) if C == 1 else Mux(w.n_rem >= C, C, w.n_rem)[:len(Const(C)) + 1]
             w.last_k = w.k_rem == 1 if R == 1 else w.k_rem <= R
             w.last_n = w.n_rem == 1 if C == 1 else w.n_rem <= C
