@@ -297,7 +297,7 @@ def test_left_tile_layer(rows, cols, K, N, patterns, left, slices):
                   f"{lat[0]} cycles (first vector)")
 
 
-@pytest.mark.parametrize("queue", [0, 1, 2])
+@pytest.mark.parametrize("queue", [0, 1, 2, 3])
 def test_read_stream(queue):
     """A feeder on a memory read port: every row once, in order, under random
     sink stalls and (for a shared port) random cycles in which another user
@@ -335,6 +335,34 @@ def test_read_stream(queue):
 
     simulate(m, bench)
     assert got == rows
+
+
+@pytest.mark.parametrize("queue", [0, 2, 3])
+def test_read_stream_one_beat_per_cycle(queue):
+    """Queues 0, 2 and 3 pass one beat per cycle to a sink that is always
+    ready: 40 rows in 40 cycles after the first read's latency."""
+    rows = list(range(100, 140))
+    m = Module()
+    m.submodules.mem = mem = Memory(shape=16, depth=len(rows), init=rows)
+    rp = mem.read_port()
+    m.submodules.feed = feed = _ReadStream(unsigned(16), queue)
+    addr = Signal(range(len(rows) + 1))
+    m.d.comb += [feed.more.eq(addr < len(rows)), feed.rdata.eq(rp.data), rp.addr.eq(addr),
+                 rp.en.eq(feed.issue), feed.o.ready.eq(1)]
+    with m.If(feed.issue):
+        m.d.sync += addr.eq(addr + 1)
+    taken = []
+
+    async def bench(ctx):
+        for cycle in range(60):
+            if ctx.get(feed.o.valid):
+                taken.append((cycle, ctx.get(feed.o.payload)))
+            await ctx.tick()
+
+    simulate(m, bench)
+    assert [v for _, v in taken] == rows
+    first = taken[0][0]
+    assert [c for c, _ in taken] == list(range(first, first + len(rows))), "a cycle without a beat"
 
 
 @pytest.mark.parametrize("d", range(1, 9))

@@ -105,13 +105,19 @@ class _ReadStream(wiring.Component):
       issued only when the register will be free: one beat per two cycles,
       enough for streams that are taken rarely.
     * 2: an output and a skid register: one beat per cycle on a shared port.
+    * 3: three registers, and a read is issued whenever fewer than three
+      beats are stored or in flight: one beat per cycle, and ``issue`` (the
+      memory's read enable and the owner's address counter) does not depend
+      on the sink's ready. For a sink whose ready is a wide late enable (the
+      left core's ``adv`` on the ECP5: with queue 2 the path ``adv`` -> ready
+      -> issue -> the weight store's read enable was 22.2 ns).
 
     ``flush`` empties the queue (and drops a read in flight) at the next
     edge; the owner then restarts its address counter.
     """
 
     def __init__(self, shape, queue):
-        assert queue in (0, 1, 2)
+        assert queue in (0, 1, 2, 3)
         self.queue = queue
         super().__init__({
             "more": In(1),
@@ -149,6 +155,25 @@ class _ReadStream(wiring.Component):
                 m.d.sync += [out.eq(self.rdata), out_valid.eq(inflight)]
             with m.If(self.flush):
                 m.d.sync += [out_valid.eq(0), inflight.eq(0)]
+            return m
+
+        if self.queue == 3:
+            # slots[0] is the output; n slots hold beats, in order.
+            slots = [out] + [Signal(shape, name=f"slot{i}") for i in (1, 2)]
+            n = Signal(range(4))
+            # (n + inflight <= 3 always: a read is issued only with room for it.)
+            m.d.comb += [self.issue.eq(self.more & (n + inflight <= 2)), out_valid.eq(n != 0)]
+            pos = Signal(range(4))         # where a landing beat goes: after the kept ones
+            m.d.comb += pos.eq(n - take)
+            for i in range(3):
+                nxt = slots[i + 1] if i < 2 else slots[i]
+                with m.If(inflight & (pos == i)):
+                    m.d.sync += slots[i].eq(self.rdata)
+                with m.Elif(take):
+                    m.d.sync += slots[i].eq(nxt)
+            m.d.sync += n.eq(n + inflight - take)
+            with m.If(self.flush):
+                m.d.sync += [n.eq(0), inflight.eq(0)]
             return m
 
         skid, skid_valid = Signal(shape), Signal()
@@ -454,7 +479,10 @@ class LeftTile(wiring.Component):
             m.d.sync += cmd_pending.eq(0)
 
         # Weights: store rows 0 upward (per column tile, K rows).
-        m.submodules.w_feed = w_feed = _ReadStream(L.weights, queue=2)
+        # (With the link slices, a clock where the core's enable is a wide
+        # late net, queue 3: see _ReadStream.)
+        fast_queue = 3 if self.cfg.chip.link_slices else None
+        m.submodules.w_feed = w_feed = _ReadStream(L.weights, queue=fast_queue or 2)
         w_addr = Signal(range(max(lc.weight_rows, 2)))
         # The weight store is single-port: any bus access to it (a write as
         # well as a read) takes the port's one address for the cycle and the
@@ -477,7 +505,8 @@ class LeftTile(wiring.Component):
         wiring.connect(m, w_feed.o, core.i_w)
 
         # Activations: per column tile, buffer rows 0 .. ceil(K / rows) - 1.
-        m.submodules.x_feed = x_feed = _ReadStream(L.act, queue=0)    # the bus never reads it
+        # (Queue 0 otherwise: the bus never reads the buffer.)
+        m.submodules.x_feed = x_feed = _ReadStream(L.act, queue=fast_queue or 0)
         x_row = Signal.like(a_row)
         # (The row's first element, x_row * rows, is not counted apart: a
         # wire for the 1 x 1 and other power-of-two arrays.)
