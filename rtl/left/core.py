@@ -335,7 +335,7 @@ class LeftCore(wiring.Component):
             m.d.comb += epi.params.mode.eq(OutMode.REQUANT)
         e_valids = delay_line(m, out_token, epi.LATENCY, adv, "e_valid")
         e_valid = e_valids[-1]
-        m.d.comb += epi.s1_valid.eq(e_valids[1])
+        m.d.comb += [epi.s0_valid.eq(e_valids[0]), epi.s1_valid.eq(e_valids[1])]
         e_last = delay(m, tag_a.last, epi.LATENCY, adv, "e_last")
         e_nc = delay(m, tag_a.nc, epi.LATENCY, adv, "e_nc") if C > 1 else Const(1, 1)
 

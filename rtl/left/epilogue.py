@@ -20,8 +20,9 @@ with the array on an FPGA clock:
 6. ``y = shifted + round + zero_point``, clamped to
    ``[relu ? zero_point : -128, 127]``; in RAW mode the lane is ``v``.
 
-With ``serial=True`` one 32 x 32 multiplier serves every column: while a
-valid token (``s1_valid``) sits in stage 1, ``stall`` is high for
+With ``serial=True`` one 32 x 32 multiplier serves every column: after a
+valid token (``s0_valid`` as it enters) reaches stage 1, ``stall`` (a
+register) is high for
 ``cols - 1`` cycles as the products of columns 0 .. cols-2 are made and
 kept (its four partial products, as stage 2 keeps them); the last
 column's are made as the token moves on. The core
@@ -81,7 +82,8 @@ class Epilogue(wiring.Component):
         self.LATENCY = 1 if compact else 6
         super().__init__({
             "en": In(1),
-            "s1_valid": In(1),     # stage 1 holds a token (used when serial or compact)
+            "s1_valid": In(1),     # stage 1 holds a token (used when compact)
+            "s0_valid": In(1),     # the token entering stage 1 on en is one (used when serial)
             "stall": Out(1),       # hold en low: the shared multiplier (or stage 2) is busy
             # compact only: the result's stream (valid while stage 2 holds a
             # finished token), and whether stage 2 holds one at all.
@@ -326,7 +328,18 @@ class Epilogue(wiring.Component):
         al, ah = v[:16], v[16:].as_signed()
         bl, bh = mul[:16], mul[16:].as_signed()
         part = (Cat(al * bl, ah * bh), al * bh, ah * bl)
-        m.d.comb += self.stall.eq(self.s1_valid & (j != C - 1))
+        # stall is s1_valid & (j != C - 1), kept in a register of its own:
+        # it feeds the core's enable, a net across the die, and from a
+        # register it starts there one LUT sooner (the ECP5 build's critical
+        # path began at s1_valid -> this compare -> the enable). A token
+        # entering (j = 0) stalls if valid; a stall cycle ends the stall when
+        # it makes column C - 2's products.
+        stall = Signal(name="mul_stall")
+        with m.If(stall):
+            m.d.sync += stall.eq(j != C - 2)
+        with m.Elif(self.en):
+            m.d.sync += stall.eq(self.s0_valid)
+        m.d.comb += self.stall.eq(stall)
         kept = [tuple(Signal(signed(w), name=f"mul_kept_{k}_c{c}") for k, w in (("lo", 64), ("lh", 33), ("hl", 33)))
                 for c in range(C - 1)]
         with m.If(self.stall):

@@ -1,6 +1,7 @@
 """An Amaranth testbench that plays the left core around an
 :class:`rtl.left.epilogue.Epilogue`: it tracks which token each pipeline
-stage holds, raises ``s1_valid`` while stage 1 holds one and advances
+stage holds, raises ``s1_valid`` while stage 1 holds one (``s0_valid``
+with a token entering it) and advances
 (``en``) only when not stalled, and collects each token's ``result``.
 
 For the compact epilogue the result is a stream (``o_valid`` / ``o_ready``)
@@ -37,6 +38,7 @@ def play_epilogue(dut, cases, apply, rng=None, max_cycles=None):
                 token = k
                 apply(ctx, cases[k])
                 k += 1
+            ctx.set(dut.s0_valid, token is not None)
             taken = False
             if compact:
                 ready = not chance(0.3)
