@@ -241,8 +241,9 @@ class LeftTile(wiring.Component):
         # K and N stay on its command port for the whole layer (l_k and l_n
         # change only when the next vector starts, after this layer's
         # output has left): the core keeps no copy of them.
+        held_epi = self.cfg.chip.link_slices     # (see the epilogue feeder below)
         m.submodules.core = core = LeftCore(lc, raw=False, max_k=lc.max_k, max_n=lc.max_n, checked=False,
-                                            steady_cmd=True)
+                                            steady_cmd=True, registered_adv=held_epi)
         L = core.layouts
         wiring.connect(m, wiring.flipped(self.i_flit), port.i_flit)
         wiring.connect(m, port.o_flit, wiring.flipped(self.o_flit))
@@ -524,13 +525,14 @@ class LeftTile(wiring.Component):
             m.d.sync += x_row.eq(0)
         wiring.connect(m, x_feed.o, core.i_act)
 
-        # Epilogue: one beat per column tile from the three stores. The beat
-        # waits in the stores' own read ports (their data holds while not
-        # enabled), not in a copy (79 flip-flops, each a logic cell on the
-        # iCE40): it is valid from the cycle after its read until it is
-        # taken, and a bus read of any of the three stores, which takes that
-        # port's data, drops it and it is read again (the tile counter
-        # advances only when a beat is taken). Zero point and relu are the
+        # Epilogue: one beat per column tile from the three stores. Without
+        # the link slices the beat waits in the stores' own read ports (their
+        # data holds while not enabled), not in a copy (79 flip-flops, each
+        # a logic cell on the iCE40): it is valid from the cycle after its
+        # read until it is taken, and a bus read of any of the three stores,
+        # which takes that port's data, drops it and it is read again (the
+        # tile counter advances only when a beat is taken; the core is built
+        # with registered_adv=False for that). Zero point and relu are the
         # layer's, steady while it runs. One beat per two cycles at most.
         e_t = Signal(range(max(epi_tiles, 2)))
         e_have = Signal()              # the read ports hold beat e_t
@@ -540,21 +542,38 @@ class LeftTile(wiring.Component):
         # (The same holds for the weight store, and for the activation
         # buffer, written only between layers and read only during one.)
         bus_e = acc & (b_hit | k_hit | s_hit)
-        e_issue = running & ~bus_e & ~e_have
         epi = core.i_epi
-        m.d.comb += [
-            epi.payload.bias.eq(b_rp.data), epi.payload.multiplier.eq(k_rp.data),
-            epi.payload.shift.eq(s_rp.data), epi.payload.zero_point.eq(l_zp),
-            epi.payload.relu.eq(l_relu), epi.payload.mode.eq(OutMode.REQUANT),
-            epi.valid.eq(e_have),
-        ]
+        m.d.comb += [epi.payload.zero_point.eq(l_zp), epi.payload.relu.eq(l_relu),
+                     epi.payload.mode.eq(OutMode.REQUANT), epi.valid.eq(e_have)]
         e_take = epi.valid & epi.ready
+        if held_epi:
+            # The core's enable is a register decided a cycle early, which
+            # needs a beat to hold until taken: the beat is copied into
+            # registers in the cycle after its read (a bus read may take the
+            # ports from then on). One beat per three cycles at most.
+            e_read = Signal()          # the ports hold beat e_t (read last cycle)
+            e_issue = running & ~bus_e & ~e_have & ~e_read
+            beat = [Signal.like(epi.payload.bias), Signal.like(epi.payload.multiplier),
+                    Signal.like(epi.payload.shift)]
+            m.d.sync += e_read.eq(e_issue)
+            with m.If(e_read):
+                m.d.sync += [r.eq(rp.data) for r, rp in zip(beat, (b_rp, k_rp, s_rp))]
+                m.d.sync += e_have.eq(1)
+            with m.If(e_take):
+                m.d.sync += e_have.eq(0)
+            with m.If(start):
+                m.d.sync += e_read.eq(0)
+        else:
+            e_issue = running & ~bus_e & ~e_have
+            beat = [b_rp.data, k_rp.data, s_rp.data]
+            with m.If(e_issue):
+                m.d.sync += e_have.eq(1)
+            with m.If(e_take | bus_rd_b | bus_rd_k | bus_rd_s):
+                m.d.sync += e_have.eq(0)
+        m.d.comb += [epi.payload.bias.eq(beat[0]), epi.payload.multiplier.eq(beat[1]),
+                     epi.payload.shift.eq(beat[2])]
         for rp, hit in ((b_rp, bus_rd_b), (k_rp, bus_rd_k), (s_rp, bus_rd_s)):
             m.d.comb += [rp.addr.eq(Mux(hit, e_tile, e_t)), rp.en.eq(hit | e_issue)]
-        with m.If(e_issue):
-            m.d.sync += e_have.eq(1)
-        with m.If(e_take | bus_rd_b | bus_rd_k | bus_rd_s):
-            m.d.sync += e_have.eq(0)
         with m.If(e_take):
             m.d.sync += e_t.eq(e_t + 1)     # (past the last tile: read, never taken, flushed)
         with m.If(start):

@@ -21,12 +21,14 @@ tile) the accumulator is one register row instead of a memory (and its
 read register).
 
 ``adv`` is high unless the output FIFO might not absorb every token in
-flight (judged a cycle early, from a registered level: ``adv`` feeds every
-register of the pipeline, so only registers feed it; compact: unless the
-epilogue stalls), or the token about to enter the
+flight (judged a cycle early from its level; compact: unless the epilogue
+stalls), or the token about to enter the
 epilogue needs an ``i_epi`` beat that has not arrived. Holes in ``i_act``
 travel as bubbles, so input gaps cost exactly their length and never stall
-the rest of the pipeline.
+the rest of the pipeline. ``adv`` feeds every register of the pipeline, so
+(but with the compact epilogue) it is itself a register, decided a cycle
+early: a parameter beat that arrives just as its token needs it costs a
+cycle.
 
 The weight loader runs ahead of the activations: it fills the bank that the
 next tile will use while the current tile streams through the other one. It
@@ -78,10 +80,18 @@ class LeftCore(wiring.Component):
     activation and weight row (the left tile: K and N are the layer's,
     latched until its output has left): the core reads K and N from there
     instead of keeping its own copy.
+
+    ``registered_adv=True`` (not with the compact epilogue): the pipeline's
+    enable is a register, decided a cycle early; it relies on ``i_epi``
+    keeping the stream rule that a valid beat holds until taken. ``False``
+    for a user that may withdraw a beat (the left tile without link slices,
+    whose parameter stores' read ports are shared with the bus).
     """
 
-    def __init__(self, cfg, raw=True, max_k=None, max_n=None, checked=True, steady_cmd=False):
+    def __init__(self, cfg, raw=True, max_k=None, max_n=None, checked=True, steady_cmd=False,
+                 registered_adv=True):
         self.cfg = cfg
+        self.registered_adv = registered_adv
         self.raw = raw
         self.checked = checked
         self.steady_cmd = steady_cmd
@@ -358,19 +368,33 @@ class LeftCore(wiring.Component):
         else:
             lanes = [Mux(c < e_nc, epi.result[c], 0)[:lane_bits] for c in range(C)]
             r_lanes = [ofifo.r_data.word_select(c, lane_bits).as_signed() for c in range(C)]
-            # The FIFO's room, a cycle early and registered: its level grows
-            # by at most one a cycle, so level + 1 <= depth - in_flight now
-            # means every token in flight fits next cycle (a read meanwhile
-            # only helps). ``adv`` is the core's enable, thousands of
-            # flip-flops across the die: its inputs are then all registers
-            # (tags, e_valid, the epilogue's column counter, i_epi's valid
-            # in the tile), not the FIFO's level adder and compare. (That
-            # path was the ULX3S build's critical one: 22.6 ns, 20.5 of it
-            # routing.) A slot of the 8 spare ones stays unused.
-            room = Signal(init=1)
-            m.d.sync += room.eq(ofifo.level + 1 <= fifo_depth - in_flight)
+            # The FIFO's room, a cycle early: its level grows by at most one
+            # a cycle, so level + 1 <= depth - in_flight now means every
+            # token in flight fits next cycle (a read meanwhile only helps).
+            # A slot of the 8 spare ones stays unused. ``adv`` is the core's
+            # enable, thousands of flip-flops across the die, so it is
+            # decided a cycle early: not the FIFO's level adder and compare
+            # (the ULX3S build's critical path: 22.6 ns, 20.5 of it routing).
+            room_next = ofifo.level + 1 <= fifo_depth - in_flight
+            if self.registered_adv:
+                # adv itself a register, from each term's next value: the
+                # epilogue's stall (its register's input), whether the token
+                # then in stage A needs a parameter beat, and whether one is
+                # sure to be there (on i_epi now and not taken: it holds
+                # until taken). A beat that arrives just in time costs a
+                # cycle. The enable's net then starts at a flip-flop (with
+                # the inputs combined in a LUT, its routing across the die
+                # followed 6.5 ns of routing to that LUT on the ULX3S).
+                need_next = Mux(adv, tags[-2].valid & tags[-2].last_k, need_epi)
+                epi_next = self.i_epi.valid & ~self.i_epi.ready
+                adv_r = Signal(init=1)
+                m.d.sync += adv_r.eq(room_next & ~epi.stall_next & ~(need_next & ~epi_next))
+                m.d.comb += adv.eq(adv_r)
+            else:
+                room = Signal(init=1)
+                m.d.sync += room.eq(room_next)
+                m.d.comb += adv.eq(room & ~(need_epi & ~self.i_epi.valid) & ~epi.stall)
             m.d.comb += [
-                adv.eq(room & ~(need_epi & ~self.i_epi.valid) & ~epi.stall),
                 ofifo.w_data.eq(Cat(*lanes, e_last)),
                 ofifo.w_en.eq(adv & e_valid),
                 self.o.valid.eq(ofifo.r_rdy),

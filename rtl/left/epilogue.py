@@ -85,6 +85,7 @@ class Epilogue(wiring.Component):
             "s1_valid": In(1),     # stage 1 holds a token (used when compact)
             "s0_valid": In(1),     # the token entering stage 1 on en is one (used when serial)
             "stall": Out(1),       # hold en low: the shared multiplier (or stage 2) is busy
+            "stall_next": Out(1),  # stall's value next cycle (not compact: it is a register)
             # compact only: the result's stream (valid while stage 2 holds a
             # finished token), and whether stage 2 holds one at all.
             "o_valid": Out(1),
@@ -335,10 +336,8 @@ class Epilogue(wiring.Component):
         # entering (j = 0) stalls if valid; a stall cycle ends the stall when
         # it makes column C - 2's products.
         stall = Signal(name="mul_stall")
-        with m.If(stall):
-            m.d.sync += stall.eq(j != C - 2)
-        with m.Elif(self.en):
-            m.d.sync += stall.eq(self.s0_valid)
+        m.d.comb += self.stall_next.eq(Mux(stall, j != C - 2, Mux(self.en, self.s0_valid, 0)))
+        m.d.sync += stall.eq(self.stall_next)
         m.d.comb += self.stall.eq(stall)
         kept = [tuple(Signal(signed(w), name=f"mul_kept_{k}_c{c}") for k, w in (("lo", 64), ("lh", 33), ("hl", 33)))
                 for c in range(C - 1)]
