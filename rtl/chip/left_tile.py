@@ -94,7 +94,8 @@ class _ReadStream(wiring.Component):
     The owner drives the port with its own address counter and advances it
     whenever ``issue`` is high; ``more`` says a read may be issued this cycle
     (rows left, and the port not taken by a bus read). ``o``'s valid comes
-    from a register and its payload holds until taken.
+    from a register (queue 3: from its beat count, one LUT) and its payload
+    holds until taken.
 
     ``queue`` is where a beat waits for the sink:
 
