@@ -69,6 +69,14 @@ NEXTPNR_OPTS = {
     "ecp5": ["--router", "router2", "--placer", "static", "--router2-alt-weights"],
 }
 
+
+def nextpnr_options(board, seed=None):
+    """nextpnr's options for ``board``; ``seed`` None takes the board's."""
+    seed = board.seed if seed is None else seed
+    return ["--timing-allow-fail", *NEXTPNR_OPTS[board.family],
+            *(["--seed", str(seed)] if seed is not None else [])]
+
+
 SYNTH_OPTS = {
     # -dsp: multipliers into SB_MAC16 blocks; -spram: memories marked
     # ram_style "huge" into SB_SPRAM256KA (the UltraPlus parts).
@@ -407,13 +415,15 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
                 seed=None):
     """Build one board; returns its report (also written to report.json).
     ``report_only``: no build, the report of what the last build left.
-    ``seed``: nextpnr's placement seed (None: nextpnr's default); another
-    seed gives another placement, and its Fmax may differ by a few MHz."""
+    ``seed``: nextpnr's placement seed (None: the board's ``seed``, else
+    nextpnr's default); another seed gives another placement, and its Fmax
+    may differ by a few MHz."""
     if board_name not in BOARDS:
         raise BuildError(f"--board {board_name}: unknown board; boards: {', '.join(BOARDS)}")
     if seed is not None and not 0 <= seed < 2**31:
         raise BuildError(f"--seed {seed}: out of range, allowed 0..{2**31 - 1}")
     board = BOARDS[board_name]
+    seed = board.seed if seed is None else seed     # (as the report names it)
     cfg_path = config or str(ROOT / board.config)
     try:
         cfg = load_config(cfg_path)
@@ -449,8 +459,7 @@ def build_board(board_name, config=None, out=None, clock_mhz=None, quiet=False, 
             script_after_synth="\n".join(
                 ([ECP5_LUT_MAPPING.format(name=name)] if board.family == "ecp5" else [])
                 + [f"tee -q -o {name}.stat.json stat -json"]),
-            nextpnr_opts=["--timing-allow-fail", *NEXTPNR_OPTS[board.family],
-                          *(["--seed", str(seed)] if seed is not None else [])],
+            nextpnr_opts=nextpnr_options(board, seed),
         )
         plan.files[f"{name}.il"] = prepare_rtlil(plan.files[f"{name}.il"])
         plan.execute_local(str(build_dir))
@@ -533,7 +542,7 @@ def main(argv=None):
     ap.add_argument("--clock-mhz", type=float, help="the chip's clock (default: the board's)")
     ap.add_argument("--out", default=str(ROOT / "build" / "fpga"), help="output folder")
     ap.add_argument("--quiet", action="store_true", help="hide the tools' output")
-    ap.add_argument("--seed", type=int, help="nextpnr's placement seed (default: nextpnr's)")
+    ap.add_argument("--seed", type=int, help="nextpnr's placement seed (default: the board's, else nextpnr's)")
     ap.add_argument("--report-only", action="store_true",
                     help="no build: report what the last build left in --out")
     args = ap.parse_args(argv)

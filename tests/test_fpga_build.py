@@ -85,6 +85,19 @@ def test_board_top_lays_out(board, tmp_path):
         assert f'FREQUENCY PORT "clk25_0__io" {int(b.clock_mhz * 1e6)}' in files["t.lpf"]
 
 
+def test_nextpnr_seed_defaults_to_the_boards():
+    """A build that names no seed places with the board's (the one its
+    reported Fmax came from); a named seed wins."""
+    ulx3s, ice = BOARDS["ulx3s-85f"], BOARDS["icebreaker"]
+    assert ulx3s.seed is not None
+    opts = build.nextpnr_options(ulx3s)
+    assert opts[opts.index("--seed") + 1] == str(ulx3s.seed)
+    opts = build.nextpnr_options(ulx3s, 7)
+    assert opts[opts.index("--seed") + 1] == "7" and opts.count("--seed") == 1
+    assert ice.seed is None and "--seed" not in build.nextpnr_options(ice)
+    assert build.nextpnr_options(ice, 0)[-2:] == ["--seed", "0"]
+
+
 def test_ulx3s_builds_without_openfpgaloader():
     assert "openFPGALoader" not in BOARDS["ulx3s-85f"].make_platform().required_tools
 
