@@ -252,14 +252,11 @@ class LeftTile(wiring.Component):
 
         # ---- stores ------------------------------------------------------------
         # Every store has one write port (the bus) and one read port, shared
-        # by bus reads (first) and the layer's feeder; with ``bus_port`` a
-        # second read port is the bus's, and the first the feeder's alone.
-        def store(name, shape, depth, granularity=None, attrs=None, bus_port=False):
+        # by bus reads (first) and the layer's feeder.
+        def store(name, shape, depth, granularity=None, attrs=None):
             mem = Memory(shape=shape, depth=depth, init=[], attrs=attrs)
             m.submodules[name] = mem
             wp = mem.write_port(granularity=granularity)
-            if bus_port:
-                return wp, mem.read_port(), mem.read_port()
             return wp, mem.read_port()
 
         # The weight store is the tile's largest memory (4096 x 8 on tiny: 8
@@ -274,18 +271,9 @@ class LeftTile(wiring.Component):
         nc = no_collision(platform)
         w_wp, w_rp = store("weights", L.weights, lc.weight_rows, granularity=1,
                            attrs=no_collision(platform, huge))
-        # The epilogue stores: with the link slices the bus reads them through
-        # ports of its own (a copy of each store in LUT RAM on the ECP5), and
-        # the feeder's ports, addressed by its tile counter alone, hold its
-        # beat until taken; without them (tiny: 28 of the iCE40's 30 block
-        # RAMs) bus and feeder share one port (b_bus is b_rp).
-        def epi_store(name, member):
-            ports = store(name, L.epi.members[member], epi_tiles, granularity=1, attrs=nc,
-                          bus_port=held_epi)
-            return ports if held_epi else (*ports, ports[1])
-        b_wp, b_rp, b_bus = epi_store("bias", "bias")
-        k_wp, k_rp, k_bus = epi_store("mult", "multiplier")
-        s_wp, s_rp, s_bus = epi_store("shift", "shift")
+        b_wp, b_rp = store("bias", L.epi.members["bias"], epi_tiles, granularity=1, attrs=nc)
+        k_wp, k_rp = store("mult", L.epi.members["multiplier"], epi_tiles, granularity=1, attrs=nc)
+        s_wp, s_rp = store("shift", L.epi.members["shift"], epi_tiles, granularity=1, attrs=nc)
         a_wp, a_rp = store("act", L.act, act_rows, granularity=1, attrs=nc)
 
         # ---- registers ---------------------------------------------------------
@@ -434,11 +422,11 @@ class LeftTile(wiring.Component):
                             with m.Case(w):
                                 m.d.sync += ans.eq(Cat(*lanes))
                 with m.Case(_Src.BIAS):
-                    m.d.sync += ans.eq(b_bus.data[rd_col].as_unsigned())
+                    m.d.sync += ans.eq(b_rp.data[rd_col].as_unsigned())
                 with m.Case(_Src.MULT):
-                    m.d.sync += ans.eq(k_bus.data[rd_col].as_unsigned())
+                    m.d.sync += ans.eq(k_rp.data[rd_col].as_unsigned())
                 with m.Case(_Src.SHIFT):
-                    m.d.sync += ans.eq(s_bus.data[rd_col])
+                    m.d.sync += ans.eq(s_rp.data[rd_col])
         with m.Elif(port.i_rdata.ready):
             m.d.sync += ans_valid.eq(0)
         m.d.comb += [port.i_rdata.valid.eq(ans_valid), port.i_rdata.payload.eq(ans)]
@@ -538,21 +526,15 @@ class LeftTile(wiring.Component):
             m.d.sync += x_row.eq(0)
         wiring.connect(m, x_feed.o, core.i_act)
 
-        # Epilogue: one beat per column tile from the three stores. The beat
-        # waits in the stores' read ports (their data holds while not
-        # enabled), not in a copy (79 flip-flops, each a logic cell on the
-        # iCE40): it is valid from the cycle after its read until it is
-        # taken. Without the link slices a bus read of any of the three
-        # stores, which takes that port's data, drops it and it is read
-        # again (the tile counter advances only when a beat is taken; the
-        # core is built with registered_adv=False for that). With them the
-        # bus has ports of its own, so a beat holds until taken, as the
-        # core's registered enable needs, and the feeder's read address is
-        # its tile counter, not a mux on the bus's decoded address (that
-        # mux, fanned out to every LUT RAM cell of the bias store, was the
-        # ULX3S build's critical path at 83f6723: 19.9 ns). Zero point and
-        # relu are the layer's, steady while it runs. One beat per two
-        # cycles at most.
+        # Epilogue: one beat per column tile from the three stores. Without
+        # the link slices the beat waits in the stores' own read ports (their
+        # data holds while not enabled), not in a copy (79 flip-flops, each
+        # a logic cell on the iCE40): it is valid from the cycle after its
+        # read until it is taken, and a bus read of any of the three stores,
+        # which takes that port's data, drops it and it is read again (the
+        # tile counter advances only when a beat is taken; the core is built
+        # with registered_adv=False for that). Zero point and relu are the
+        # layer's, steady while it runs. One beat per two cycles at most.
         e_t = Signal(range(max(epi_tiles, 2)))
         e_have = Signal()              # the read ports hold beat e_t
         # Any bus access to the three stores (a write as well as a read) takes
@@ -563,25 +545,36 @@ class LeftTile(wiring.Component):
         bus_e = acc & (b_hit | k_hit | s_hit)
         epi = core.i_epi
         m.d.comb += [epi.payload.zero_point.eq(l_zp), epi.payload.relu.eq(l_relu),
-                     epi.payload.mode.eq(OutMode.REQUANT), epi.valid.eq(e_have),
-                     epi.payload.bias.eq(b_rp.data), epi.payload.multiplier.eq(k_rp.data),
-                     epi.payload.shift.eq(s_rp.data)]
+                     epi.payload.mode.eq(OutMode.REQUANT), epi.valid.eq(e_have)]
         e_take = epi.valid & epi.ready
-        e_issue = running & ~bus_e & ~e_have
-        with m.If(e_issue):
-            m.d.sync += e_have.eq(1)
         if held_epi:
+            # The core's enable is a register decided a cycle early, which
+            # needs a beat to hold until taken: the beat is copied into
+            # registers in the cycle after its read (a bus read may take the
+            # ports from then on). One beat per three cycles at most.
+            e_read = Signal()          # the ports hold beat e_t (read last cycle)
+            e_issue = running & ~bus_e & ~e_have & ~e_read
+            beat = [Signal.like(epi.payload.bias), Signal.like(epi.payload.multiplier),
+                    Signal.like(epi.payload.shift)]
+            m.d.sync += e_read.eq(e_issue)
+            with m.If(e_read):
+                m.d.sync += [r.eq(rp.data) for r, rp in zip(beat, (b_rp, k_rp, s_rp))]
+                m.d.sync += e_have.eq(1)
             with m.If(e_take):
                 m.d.sync += e_have.eq(0)
-            for rp in (b_rp, k_rp, s_rp):
-                m.d.comb += [rp.addr.eq(e_t), rp.en.eq(e_issue)]
-            for rp, hit in ((b_bus, bus_rd_b), (k_bus, bus_rd_k), (s_bus, bus_rd_s)):
-                m.d.comb += [rp.addr.eq(e_tile), rp.en.eq(hit)]
+            with m.If(start):
+                m.d.sync += e_read.eq(0)
         else:
+            e_issue = running & ~bus_e & ~e_have
+            beat = [b_rp.data, k_rp.data, s_rp.data]
+            with m.If(e_issue):
+                m.d.sync += e_have.eq(1)
             with m.If(e_take | bus_rd_b | bus_rd_k | bus_rd_s):
                 m.d.sync += e_have.eq(0)
-            for rp, hit in ((b_rp, bus_rd_b), (k_rp, bus_rd_k), (s_rp, bus_rd_s)):
-                m.d.comb += [rp.addr.eq(Mux(hit, e_tile, e_t)), rp.en.eq(hit | e_issue)]
+        m.d.comb += [epi.payload.bias.eq(beat[0]), epi.payload.multiplier.eq(beat[1]),
+                     epi.payload.shift.eq(beat[2])]
+        for rp, hit in ((b_rp, bus_rd_b), (k_rp, bus_rd_k), (s_rp, bus_rd_s)):
+            m.d.comb += [rp.addr.eq(Mux(hit, e_tile, e_t)), rp.en.eq(hit | e_issue)]
         with m.If(e_take):
             m.d.sync += e_t.eq(e_t + 1)     # (past the last tile: read, never taken, flushed)
         with m.If(start):
