@@ -88,8 +88,9 @@ BOARDS = {
             config="configs/ulx3s.toml", target_mhz=50.0, bar_mhz=50.0,
             clock="clk25", clock_mhz=25.0,
             led_heartbeat=("led", 0), led_error=("led", 7),
-            # Seed 3 routes the chip at 50.21 MHz (at 83f6723); nextpnr's
-            # default seed placed it at 51.94 MHz estimated, routed lower.
+            # Seed 3 routes the chip at 50.21 MHz (RTL of 83f6723): the bar,
+            # with 0.21 MHz to spare. (Post-place estimates run several MHz
+            # above the routed figure; see the README's FPGA section.)
             seed=3,
             program_hint="openFPGALoader -b ulx3s build/fpga/ulx3s-85f/hemi_ulx3s_85f.bit",
         ),
